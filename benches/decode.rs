@@ -1,0 +1,2 @@
+//! Decoder throughput benchmark (issue 2) — to be written.
+fn main() {}

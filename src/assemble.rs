@@ -1,0 +1,1 @@
+//! assemble — to be written (issue 2).
