@@ -10,6 +10,7 @@
 
 pub mod assemble;
 pub mod records;
+pub mod secret;
 pub mod sse;
 pub mod wire;
 
