@@ -1,0 +1,124 @@
+//! Fault injection: the failures a client must survive, made reproducible.
+//!
+//! Every "next" fault fires on the next matching request only (or `*_times` times), so a test
+//! can provoke exactly one failure and then watch the client recover against a healthy server.
+
+use serde::{Deserialize, Serialize};
+
+/// The settings of `POST /__devserver/faults` and [`crate::DevServer::set_faults`].
+///
+/// Each call replaces the whole set; a field left out is off.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Faults {
+    /// Abort the next `.out` connection after it has sent this many records.
+    pub out_drop_after_records: Option<u64>,
+    /// How many `.out` connections `out_drop_after_records` applies to (default 1).
+    pub out_drop_after_records_times: Option<u32>,
+    /// Abort the next `.out` connection after exactly this many bytes of response body.
+    pub out_drop_after_bytes: Option<u64>,
+    /// How many `.out` connections `out_drop_after_bytes` applies to (default 1).
+    pub out_drop_after_bytes_times: Option<u32>,
+    /// While set, every `.out` body is written in pieces of this many bytes, each flushed.
+    pub out_write_chunk_bytes: Option<usize>,
+    /// The next N requests to any API route answer `fail_status`.
+    pub fail_next_requests: Option<u32>,
+    /// Status for `fail_next_requests` (default 503); 429 also carries `x-ratelimit-reset`.
+    pub fail_status: u16,
+    /// The next `.out` connection sends its headers, then nothing for this many milliseconds.
+    pub stall_next_out_ms: Option<u64>,
+    /// How many `.out` connections `stall_next_out_ms` applies to (default 1).
+    pub stall_next_out_times: Option<u32>,
+    /// Mint every new JWT with this lifetime instead of one hour.
+    pub token_ttl_secs: Option<u64>,
+    /// Every JWT minted before this setting was applied is rejected as expired.
+    pub expire_all_tokens: bool,
+}
+
+impl Default for Faults {
+    fn default() -> Self {
+        Faults {
+            out_drop_after_records: None,
+            out_drop_after_records_times: None,
+            out_drop_after_bytes: None,
+            out_drop_after_bytes_times: None,
+            out_write_chunk_bytes: None,
+            fail_next_requests: None,
+            fail_status: 503,
+            stall_next_out_ms: None,
+            stall_next_out_times: None,
+            token_ttl_secs: None,
+            expire_all_tokens: false,
+        }
+    }
+}
+
+/// What one `.out` connection must do wrong, decided when it opens.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct OutFaults {
+    pub drop_after_records: Option<u64>,
+    pub drop_after_bytes: Option<u64>,
+    pub chunk_bytes: Option<usize>,
+    pub stall_ms: Option<u64>,
+}
+
+/// The live fault settings with their remaining counts.
+#[derive(Debug, Default)]
+pub struct FaultState {
+    faults: Faults,
+    drop_records_left: u32,
+    drop_bytes_left: u32,
+    stall_left: u32,
+    fail_left: u32,
+    /// Tokens whose serial is below this are treated as expired.
+    pub expire_before_serial: Option<u64>,
+}
+
+impl FaultState {
+    /// Replaces the settings; `next_serial` is the serial the next minted token will get.
+    pub fn set(&mut self, faults: Faults, next_serial: u64) {
+        let times = |v: Option<u64>, t: Option<u32>| if v.is_some() { t.unwrap_or(1) } else { 0 };
+        self.drop_records_left =
+            times(faults.out_drop_after_records, faults.out_drop_after_records_times);
+        self.drop_bytes_left = times(faults.out_drop_after_bytes, faults.out_drop_after_bytes_times);
+        self.stall_left = times(faults.stall_next_out_ms, faults.stall_next_out_times);
+        self.fail_left = faults.fail_next_requests.unwrap_or(0);
+        self.expire_before_serial = faults.expire_all_tokens.then_some(next_serial);
+        self.faults = faults;
+    }
+
+    pub fn current(&self) -> Faults {
+        self.faults.clone()
+    }
+
+    /// Takes the faults for a new `.out` connection, using up one of each "next" fault.
+    pub fn take_out(&mut self) -> OutFaults {
+        let mut out = OutFaults { chunk_bytes: self.faults.out_write_chunk_bytes.filter(|&n| n > 0), ..Default::default() };
+        if self.drop_records_left > 0 {
+            self.drop_records_left -= 1;
+            out.drop_after_records = self.faults.out_drop_after_records;
+        }
+        if self.drop_bytes_left > 0 {
+            self.drop_bytes_left -= 1;
+            out.drop_after_bytes = self.faults.out_drop_after_bytes;
+        }
+        if self.stall_left > 0 {
+            self.stall_left -= 1;
+            out.stall_ms = self.faults.stall_next_out_ms;
+        }
+        out
+    }
+
+    /// Whether this API request must fail, and with which status.
+    pub fn take_failure(&mut self) -> Option<u16> {
+        if self.fail_left == 0 {
+            return None;
+        }
+        self.fail_left -= 1;
+        Some(self.faults.fail_status)
+    }
+
+    pub fn token_ttl_secs(&self) -> Option<u64> {
+        self.faults.token_ttl_secs
+    }
+}

@@ -1,0 +1,87 @@
+//! HTTP routing and the cross-cutting request rules (injected failures, Content-Length).
+
+mod devserver;
+mod realtime;
+mod sessions;
+mod tasks;
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, Method};
+use axum::middleware::{from_fn, from_fn_with_state, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use bytes::Bytes;
+use serde_json::Value;
+
+use crate::app::App;
+use crate::clock;
+use crate::error::{ApiError, ApiResult};
+
+pub fn router(app: Arc<App>) -> Router {
+    Router::new()
+        .route("/api/v1/sessions", post(sessions::create).get(sessions::list))
+        .route("/api/v1/sessions/{session}", get(sessions::retrieve).patch(sessions::update))
+        .route("/api/v1/sessions/{session}/close", post(sessions::close))
+        .route("/api/v1/tasks/{task}/trigger", post(tasks::trigger))
+        .route("/api/v3/runs/{run}", get(tasks::retrieve_run))
+        .route("/realtime/v1/sessions/{session}/in/append", post(realtime::append))
+        .route("/realtime/v1/sessions/{session}/out", get(realtime::subscribe))
+        .route("/realtime/v1/sessions/{session}/out/records", get(realtime::records))
+        .fallback(not_found)
+        .layer(from_fn(require_content_length))
+        .layer(from_fn_with_state(app.clone(), inject_failures))
+        .merge(devserver::router())
+        .with_state(app)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::msg(404, "Not found")
+}
+
+/// `fail_next_requests`: answer an error before anything else looks at the request.
+async fn inject_failures(State(app): State<Arc<App>>, req: Request, next: Next) -> Response {
+    let failure = app.faults().take_failure();
+    match failure {
+        Some(status) => {
+            let reason = axum::http::StatusCode::from_u16(status)
+                .ok()
+                .and_then(|s| s.canonical_reason())
+                .unwrap_or("Injected failure");
+            let mut err = ApiError::msg(status, format!("{reason} (injected by tchat-devserver)"));
+            if status == 429 {
+                err = err.with_header("x-ratelimit-reset", (clock::now_ms() + 200).to_string());
+            }
+            err.into_response()
+        }
+        None => next.run(req).await,
+    }
+}
+
+/// The real server refuses a POST whose length it cannot know in advance.
+async fn require_content_length(req: Request, next: Next) -> Response {
+    if req.method() == Method::POST && !req.headers().contains_key(header::CONTENT_LENGTH) {
+        return ApiError::too_large().into_response();
+    }
+    next.run(req).await
+}
+
+fn content_length(headers: &HeaderMap) -> Option<u64> {
+    headers.get(header::CONTENT_LENGTH)?.to_str().ok()?.trim().parse().ok()
+}
+
+/// Reads a body of at most `limit` bytes; larger ones are refused before being read when the
+/// Content-Length says so.
+async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> ApiResult<Bytes> {
+    if content_length(headers).is_some_and(|n| n > limit as u64) {
+        return Err(ApiError::too_large());
+    }
+    axum::body::to_bytes(body, limit).await.map_err(|_| ApiError::too_large())
+}
+
+fn parse_json(bytes: &[u8]) -> ApiResult<Value> {
+    serde_json::from_slice(bytes).map_err(|e| ApiError::msg(400, format!("Invalid JSON body: {e}")))
+}

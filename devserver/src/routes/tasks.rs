@@ -1,0 +1,102 @@
+//! The seed flow's run endpoints: trigger the demo task, read a run's status.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::{json, Value};
+
+use super::{parse_json, read_body};
+use crate::app::App;
+use crate::auth::{Need, ENV_ID};
+use crate::error::{ApiError, ApiResult};
+
+/// The only task this server can run.
+pub const DEMO_TASK: &str = "demo";
+const TRIGGER_LIMIT: usize = 3 * 1024 * 1024;
+
+pub async fn trigger(
+    State(app): State<Arc<App>>,
+    Path(task): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<Response> {
+    let caller = app.authenticate(&headers)?;
+    let body = parse_json(&read_body(&headers, body, TRIGGER_LIMIT).await?)?;
+    caller.require(&Need { action: "write", resource: "tasks", ids: vec![task.as_str()], unscoped_ok: true })?;
+    if task != DEMO_TASK {
+        return Err(ApiError::msg(404, "Task not found"));
+    }
+    let mut payload = body.get("payload").cloned().unwrap_or(Value::Null);
+    if !payload.is_object() {
+        return Err(ApiError::msg(400, "Invalid request body: payload must be an object"));
+    }
+    let idempotency_key = body.pointer("/options/idempotencyKey").and_then(Value::as_str).map(str::to_string);
+
+    let mut store = app.store();
+    if let Some(run_id) = idempotency_key.as_ref().and_then(|k| store.idempotency.get(k)).cloned() {
+        let session_key = store.runs.get(&run_id).and_then(|r| r.payload.get("sessionId")).and_then(Value::as_str).unwrap_or("").to_string();
+        drop(store);
+        return Ok(respond(&app, &run_id, &session_key, true));
+    }
+    let named = payload
+        .get("sessionId")
+        .and_then(Value::as_str)
+        .or_else(|| payload.get("chatId").and_then(Value::as_str))
+        .map(str::to_string);
+    let session_id = named
+        .as_deref()
+        .and_then(|k| store.resolve(k))
+        .ok_or_else(|| ApiError::msg(422, "The demo task needs payload.sessionId naming an existing session"))?;
+    let s = store.session(&session_id).expect("resolved");
+    if s.closed_at.is_some() {
+        return Err(ApiError::msg(422, "Session is closed"));
+    }
+    let session_key = payload.get("sessionId").and_then(Value::as_str).unwrap_or(&s.id).to_string();
+    if payload.get("sessionId").is_none() {
+        payload["sessionId"] = json!(s.id);
+    }
+    let run_id = app
+        .start_run(&mut store, &session_id, payload)
+        .ok_or_else(|| ApiError::msg(500, "Could not start the run"))?;
+    if let Some(k) = idempotency_key {
+        store.idempotency.insert(k, run_id.clone());
+    }
+    drop(store);
+    Ok(respond(&app, &run_id, &session_key, false))
+}
+
+/// 200 with the run id, and the run's token in `x-trigger-jwt` as the real API returns it.
+fn respond(app: &App, run_id: &str, session_key: &str, cached: bool) -> Response {
+    let scopes = vec![
+        format!("read:runs:{run_id}"),
+        format!("read:sessions:{session_key}"),
+        format!("write:sessions:{session_key}"),
+    ];
+    let claims = json!({ "sub": ENV_ID, "pub": true, "scopes": scopes });
+    let token = app.mint(scopes);
+    let mut resp = Json(json!({ "id": run_id, "isCached": cached })).into_response();
+    let h = resp.headers_mut();
+    if let Ok(v) = token.parse() {
+        h.insert("x-trigger-jwt", v);
+    }
+    if let Ok(v) = claims.to_string().parse() {
+        h.insert("x-trigger-jwt-claims", v);
+    }
+    resp
+}
+
+pub async fn retrieve_run(
+    State(app): State<Arc<App>>,
+    Path(run): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<Json<Value>> {
+    let caller = app.authenticate(&headers)?;
+    let store = app.store();
+    let r = store.runs.get(&run).ok_or_else(|| ApiError::msg(404, "Run not found"))?;
+    caller.require(&Need { action: "read", resource: "runs", ids: vec![run.as_str()], unscoped_ok: true })?;
+    Ok(Json(r.to_json()))
+}

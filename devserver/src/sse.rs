@@ -1,0 +1,210 @@
+//! The `.out` SSE stream: S2 `batch` events, pings, the long-poll window, and the faults that
+//! break it on purpose.
+//!
+//! Each connection is one tokio task writing into a small channel that becomes the response
+//! body; it sleeps on the session's `out` signal, so idle connections cost no CPU.
+
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_core::Stream;
+use serde_json::json;
+use tokio::sync::{mpsc, watch};
+use tokio::time::{sleep, sleep_until, Instant};
+
+use crate::app::App;
+use crate::clock;
+use crate::faults::OutFaults;
+
+/// Most records one `batch` event carries.
+const MAX_BATCH: usize = 256;
+/// Pause before an injected abort, so every byte written before it is flushed to the socket.
+const ABORT_GRACE: Duration = Duration::from_millis(30);
+
+pub type Chunk = Result<Bytes, io::Error>;
+
+/// The response body: yields what the connection task writes and returns `Pending` once after
+/// each piece, which makes hyper flush every piece on its own (needed for split writes and
+/// for byte-exact drops).
+pub struct BodyStream {
+    rx: mpsc::Receiver<Chunk>,
+    just_yielded: bool,
+}
+
+impl BodyStream {
+    pub fn new(rx: mpsc::Receiver<Chunk>) -> Self {
+        BodyStream { rx, just_yielded: false }
+    }
+}
+
+impl Stream for BodyStream {
+    type Item = Chunk;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Chunk>> {
+        if self.just_yielded {
+            self.just_yielded = false;
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
+        let item = self.rx.poll_recv(cx);
+        if matches!(item, Poll::Ready(Some(_))) {
+            self.just_yielded = true;
+        }
+        item
+    }
+}
+
+/// The client went away or a fault cut the connection: stop writing.
+struct Gone;
+
+/// Writes body bytes, applying the byte-level faults.
+struct Writer {
+    tx: mpsc::Sender<Chunk>,
+    sent: u64,
+    drop_after_bytes: Option<u64>,
+    chunk_bytes: Option<usize>,
+}
+
+impl Writer {
+    async fn write(&mut self, data: String) -> Result<(), Gone> {
+        let mut data = Bytes::from(data);
+        let mut abort = false;
+        if let Some(limit) = self.drop_after_bytes {
+            let room = limit.saturating_sub(self.sent);
+            if data.len() as u64 >= room {
+                data.truncate(room as usize);
+                abort = true;
+            }
+        }
+        self.sent += data.len() as u64;
+        match self.chunk_bytes {
+            Some(n) => {
+                while !data.is_empty() {
+                    let piece = data.split_to(n.min(data.len()));
+                    self.tx.send(Ok(piece)).await.map_err(|_| Gone)?;
+                }
+            }
+            None if !data.is_empty() => self.tx.send(Ok(data)).await.map_err(|_| Gone)?,
+            None => {}
+        }
+        if abort {
+            return Err(self.abort().await);
+        }
+        Ok(())
+    }
+
+    /// Ends the body with an error: hyper then drops the connection without the final
+    /// chunk, which a client sees as a cut-off stream.
+    async fn abort(&mut self) -> Gone {
+        sleep(ABORT_GRACE).await;
+        let _ = self.tx.send(Err(io::Error::other("injected connection drop"))).await;
+        Gone
+    }
+}
+
+/// Everything one `.out` connection needs, decided by the handler.
+pub struct OutRequest {
+    /// `None` for an externalId that names no session yet: an empty, idle stream.
+    pub session_id: Option<String>,
+    pub cursor: Option<u64>,
+    pub window: Duration,
+    pub settled: bool,
+    pub faults: OutFaults,
+}
+
+pub async fn serve(app: Arc<App>, req: OutRequest, tx: mpsc::Sender<Chunk>) {
+    let _ = serve_inner(app, req, tx).await;
+}
+
+async fn serve_inner(app: Arc<App>, req: OutRequest, tx: mpsc::Sender<Chunk>) -> Result<(), Gone> {
+    let deadline = Instant::now() + req.window;
+    let mut w = Writer {
+        tx: tx.clone(),
+        sent: 0,
+        drop_after_bytes: req.faults.drop_after_bytes,
+        chunk_bytes: req.faults.chunk_bytes,
+    };
+    if let Some(ms) = req.faults.stall_ms {
+        tokio::select! {
+            _ = sleep(Duration::from_millis(ms)) => {}
+            _ = tx.closed() => return Err(Gone),
+        }
+    }
+    if req.faults.drop_after_bytes == Some(0) || req.faults.drop_after_records == Some(0) {
+        return Err(w.abort().await);
+    }
+    // For an externalId with no session nothing will ever be written; a sender kept alive
+    // here makes that receiver wait forever instead of failing at once.
+    let (_idle_sender, idle_rx) = watch::channel(0u64);
+    let mut out_rx: watch::Receiver<u64> = match &req.session_id {
+        Some(id) => match app.store().session(id) {
+            Some(s) => s.signals.out.subscribe(),
+            None => return Ok(()),
+        },
+        None => idle_rx,
+    };
+    let ping = app.config.ping_interval.max(Duration::from_millis(1));
+    let mut cursor = req.cursor;
+    let mut records_sent: u64 = 0;
+    let mut last_write = Instant::now();
+    loop {
+        out_rx.borrow_and_update();
+        let (records, tail, closed) = match &req.session_id {
+            Some(id) => {
+                let store = app.store();
+                let Some(s) = store.session(id) else { return Ok(()) };
+                (s.records_after(cursor, MAX_BATCH), s.tail_json(), s.closed_at.is_some())
+            }
+            None => (Vec::new(), json!({ "seq_num": 0, "timestamp": clock::now_ms() }), false),
+        };
+        if !records.is_empty() {
+            let mut records = records;
+            let mut cut = false;
+            if let Some(limit) = req.faults.drop_after_records {
+                let room = limit.saturating_sub(records_sent) as usize;
+                if records.len() >= room {
+                    records.truncate(room);
+                    cut = true;
+                }
+            }
+            if let Some(last) = records.last() {
+                cursor = Some(last.seq_num);
+                records_sent += records.len() as u64;
+                let data = json!({
+                    "records": records.iter().map(|r| r.to_json()).collect::<Vec<_>>(),
+                    "tail": tail,
+                });
+                let id = format!("{},{},{}", last.seq_num + 1, records_sent, w.sent);
+                w.write(format!("event: batch\nid: {id}\ndata: {data}\n\n")).await?;
+                last_write = Instant::now();
+            }
+            if cut {
+                return Err(w.abort().await);
+            }
+            continue;
+        }
+        if req.settled || closed || Instant::now() >= deadline {
+            w.write("data: [DONE]\n\n".to_string()).await?;
+            return Ok(());
+        }
+        let next_ping = last_write + ping;
+        tokio::select! {
+            r = out_rx.changed() => {
+                if r.is_err() {
+                    return Ok(());
+                }
+            }
+            _ = sleep_until(next_ping.min(deadline)) => {
+                if Instant::now() < deadline {
+                    w.write(format!("event: ping\ndata: {}\n\n", json!({ "timestamp": clock::now_ms() }))).await?;
+                    last_write = Instant::now();
+                }
+            }
+            _ = tx.closed() => return Err(Gone),
+        }
+    }
+}
