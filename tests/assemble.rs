@@ -1,0 +1,427 @@
+//! Replays chunk sequences through the assembler and compares with the message the AI SDK builds.
+//!
+//! Every `<name>.expected.json` in `tests/fixtures/assemble/` was produced by the real AI SDK
+//! (`ai@7.0.173`): `readUIMessageStream` over the same `<name>.chunks.jsonl`, with the final state
+//! captured (a trailing probe data part forces the last snapshot, then is removed). The approval
+//! answers were produced by `AbstractChat.addToolApprovalResponse` followed by `@trigger.dev/sdk@4.8.3`'s
+//! `slimSubmitMessageForWire`, and `partial_json.jsonl` by the SDK's `parsePartialJson` over every
+//! prefix of a few documents.
+
+use std::fs;
+use std::path::PathBuf;
+
+use serde_json::{json, Value};
+use tchat::assemble::{
+    approval_response, parse_partial_json, pending_approvals, repair_json, slim_for_wire,
+    ApprovalError, Assembler, PendingApproval,
+};
+use tchat::wire::UIMessage;
+
+fn fixture_path(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/assemble")
+        .join(name)
+}
+
+fn chunks(name: &str) -> Vec<Value> {
+    let text = fs::read_to_string(fixture_path(&format!("{name}.chunks.jsonl"))).unwrap();
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            serde_json::from_str(l).unwrap_or_else(|e| panic!("{name}: bad chunk line {l}: {e}"))
+        })
+        .collect()
+}
+
+fn expected(file: &str) -> Value {
+    let text = fs::read_to_string(fixture_path(file)).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+fn fold(name: &str) -> Assembler {
+    let mut a = Assembler::new();
+    for c in chunks(name) {
+        a.apply(&c);
+    }
+    a
+}
+
+/// Folds the fixture both through `apply` and through `apply_typed`, checks that `to_json`,
+/// `message()` and the AI SDK's result agree, and returns the assembler.
+fn check(name: &str) -> Assembler {
+    let a = fold(name);
+    let want = expected(&format!("{name}.expected.json"));
+    let got: Value = serde_json::from_str(&a.to_json()).unwrap();
+    assert_eq!(
+        got,
+        want,
+        "{name}: assembled message differs from the AI SDK's\n got: {}\nwant: {}",
+        serde_json::to_string_pretty(&got).unwrap(),
+        serde_json::to_string_pretty(&want).unwrap()
+    );
+    assert_eq!(
+        serde_json::to_value(a.message()).unwrap(),
+        want,
+        "{name}: message() vs to_json()"
+    );
+
+    let mut typed = Assembler::new();
+    for c in chunks(name) {
+        let t = c
+            .get("type")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned();
+        typed.apply_typed(&t, &c);
+    }
+    assert_eq!(
+        typed.message(),
+        a.message(),
+        "{name}: apply_typed differs from apply"
+    );
+    a
+}
+
+#[test]
+fn text_reply() {
+    let a = check("text_reply");
+    assert_eq!(a.message_id(), Some("msg_a1"));
+    assert_eq!(a.message().role, "assistant");
+    assert_eq!(a.message().text(), "Hello, world! Ünïcødé ✓ 🎉\n\"quoted\"");
+    assert_eq!(a.finish_reason(), Some("stop"));
+    assert!(a.is_finished());
+    assert_eq!(a.error_text(), None);
+    assert!(!a.is_empty());
+}
+
+#[test]
+fn reasoning_reply() {
+    let a = check("reasoning_reply");
+    assert_eq!(a.message().text(), "The answer is 42.");
+}
+
+#[test]
+fn interleaved_text_parts_and_steps() {
+    check("interleaved_text");
+}
+
+#[test]
+fn tool_call_while_input_streams() {
+    let a = check("tool_streaming");
+    let part = &a.message().parts[1];
+    assert_eq!(part["state"], "input-streaming");
+    // `"days":` has no value yet: the repair drops the dangling key.
+    assert_eq!(part["input"], json!({"city": "Paris", "units": ["c", "f"]}));
+}
+
+#[test]
+fn tool_calls_static_dynamic_text_encoded_and_errors() {
+    let a = check("tool_call");
+    assert_eq!(a.finish_reason(), Some("tool-calls"));
+    assert!(a.pending_approvals().is_empty());
+}
+
+#[test]
+fn tool_approval_request() {
+    let a = check("tool_approval");
+    assert_eq!(
+        a.pending_approvals(),
+        vec![
+            PendingApproval {
+                approval_id: "appr_1".into(),
+                tool_call_id: "call_del".into(),
+                tool_name: "deleteFiles".into(),
+            },
+            PendingApproval {
+                approval_id: "appr_2".into(),
+                tool_call_id: "call_sh".into(),
+                tool_name: "shell".into(),
+            },
+        ]
+    );
+}
+
+#[test]
+fn approval_response_approved_matches_the_official_client() {
+    let a = fold("tool_approval");
+    let slim = approval_response(a.message(), "appr_1", true, None).unwrap();
+    assert_eq!(
+        serde_json::to_value(&slim).unwrap(),
+        expected("tool_approval.approved.expected.json")
+    );
+    // The message handed in is not modified.
+    assert_eq!(a.pending_approvals().len(), 2);
+}
+
+#[test]
+fn approval_response_denied_with_reason_matches_the_official_client() {
+    let a = fold("tool_approval");
+    let slim = approval_response(a.message(), "appr_2", false, Some("too risky")).unwrap();
+    assert_eq!(
+        serde_json::to_value(&slim).unwrap(),
+        expected("tool_approval.denied.expected.json")
+    );
+}
+
+#[test]
+fn approval_response_errors() {
+    let a = fold("tool_approval");
+    assert_eq!(
+        approval_response(a.message(), "nope", true, None),
+        Err(ApprovalError::UnknownApproval {
+            approval_id: "nope".into()
+        })
+    );
+    // Answered (and then executed) approvals cannot be answered again.
+    let done = fold("tool_approval_chunks");
+    assert_eq!(
+        approval_response(done.message(), "a1", true, None),
+        Err(ApprovalError::NotPending {
+            approval_id: "a1".into(),
+            state: "output-available".into()
+        })
+    );
+    let err = approval_response(done.message(), "a2", true, None).unwrap_err();
+    assert!(err.to_string().contains("output-denied"), "{err}");
+}
+
+#[test]
+fn respond_to_approval_updates_the_local_message_then_continues() {
+    let mut a = fold("tool_approval");
+    let slim = a.respond_to_approval("appr_1", true, None).unwrap();
+    assert_eq!(
+        serde_json::to_value(&slim).unwrap(),
+        expected("tool_approval.approved.expected.json")
+    );
+    assert_eq!(a.pending_approvals().len(), 1);
+    a.respond_to_approval("appr_2", false, Some("too risky"))
+        .unwrap();
+    assert!(a.pending_approvals().is_empty());
+    assert!(matches!(
+        a.respond_to_approval("appr_2", true, None),
+        Err(ApprovalError::NotPending { .. })
+    ));
+
+    // The agent's continuation streams into the same message (same messageId): the AI SDK's
+    // readUIMessageStream({message}) result.
+    let mut cont = Assembler::from_message(a.into_message());
+    for c in chunks("approval_continued") {
+        cont.apply(&c);
+    }
+    assert_eq!(
+        serde_json::to_value(cont.message()).unwrap(),
+        expected("approval_continued.expected.json")
+    );
+    assert_eq!(cont.finish_reason(), Some("stop"));
+}
+
+#[test]
+fn approval_and_denial_chunks_from_the_stream() {
+    let a = check("tool_approval_chunks");
+    assert!(a.pending_approvals().is_empty());
+}
+
+#[test]
+fn slim_passes_through_what_it_does_not_slim() {
+    let user = UIMessage::user_text("u1", "hi");
+    assert_eq!(slim_for_wire(&user), user);
+    let plain = fold("text_reply").into_message();
+    assert_eq!(slim_for_wire(&plain), plain);
+    // Metadata and unknown message fields do not travel with a slimmed message.
+    let mut m = fold("tool_approval_chunks").into_message();
+    m.metadata = Some(json!({"m": 1}));
+    m.extra.insert("x".into(), json!(1));
+    let s = slim_for_wire(&m);
+    assert_eq!(s.metadata, None);
+    assert!(s.extra.is_empty());
+    assert_eq!(s.parts.len(), 2);
+    assert_eq!(pending_approvals(&s), vec![]);
+}
+
+#[test]
+fn data_parts_replace_by_type_and_id_and_skip_transient() {
+    check("data_parts");
+}
+
+#[test]
+fn sources_files_and_custom_parts() {
+    check("sources_files");
+}
+
+#[test]
+fn metadata_merges_and_finish_reason_stays_off_the_message() {
+    let a = check("metadata_finish");
+    assert_eq!(a.finish_reason(), Some("length"));
+    assert!(a.message().metadata.is_some());
+    assert!(!a.to_json().contains("finishReason"));
+}
+
+#[test]
+fn error_turn() {
+    let a = check("error_turn");
+    assert_eq!(
+        a.error_text(),
+        Some("Model provider returned 529: overloaded")
+    );
+    assert_eq!(a.finish_reason(), Some("error"));
+    assert_eq!(a.message().text(), "Partial ans");
+}
+
+#[test]
+fn abort_turn() {
+    let a = check("abort_turn");
+    assert!(a.is_aborted());
+    assert_eq!(a.abort_reason(), Some("user stop"));
+    assert!(!a.is_finished());
+}
+
+#[test]
+fn unknown_chunk_types_and_fields() {
+    let a = check("unknown_chunks");
+    // The data part is the chunk itself, unknown fields included.
+    assert_eq!(
+        a.message().parts.last().unwrap()["brandNew"],
+        json!({"nested": true})
+    );
+}
+
+#[test]
+fn reset_step_and_steering_message() {
+    check("reset_and_steering");
+}
+
+#[test]
+fn a_new_message_id_starts_a_new_message() {
+    let a = check("new_message_id");
+    assert_eq!(a.message_id(), Some("msg_new"));
+    // finishReason belonged to the old message.
+    assert_eq!(a.finish_reason(), None);
+}
+
+#[test]
+fn reset_starts_a_new_turn() {
+    let mut a = fold("error_turn");
+    a.reset();
+    assert!(a.is_empty());
+    assert_eq!(a.message_id(), None);
+    assert_eq!(a.error_text(), None);
+    assert_eq!(a.finish_reason(), None);
+    assert_eq!(a.to_json(), r#"{"id":"","role":"assistant","parts":[]}"#);
+    for c in chunks("text_reply") {
+        a.apply(&c);
+    }
+    assert_eq!(
+        serde_json::to_value(a.message()).unwrap(),
+        expected("text_reply.expected.json")
+    );
+}
+
+#[test]
+fn fresh_assembler_is_an_empty_assistant_message() {
+    let a = Assembler::default();
+    assert!(a.is_empty());
+    assert_eq!(a.message().role, "assistant");
+    assert_eq!(a.message_id(), None);
+    assert!(a.pending_approvals().is_empty());
+}
+
+#[test]
+fn from_message_resumes_input_streaming_tool_calls() {
+    let a = fold("tool_streaming");
+    let mut b = Assembler::from_message(a.message().clone());
+    b.apply(&json!({"type":"tool-input-delta","toolCallId":"call_1","inputTextDelta":"3}"}));
+    assert_eq!(
+        b.message().parts[1]["input"],
+        json!({"city":"Paris","units":["c","f"],"days":3})
+    );
+    assert_eq!(
+        b.message().parts[1]["rawInput"],
+        r#"{"city":"Paris","units":["c", "f"],"days":3}"#
+    );
+    // A user message is not continued.
+    let c = Assembler::from_message(UIMessage::user_text("u9", "x"));
+    assert!(c.message().parts.is_empty());
+    assert_eq!(c.message().role, "assistant");
+}
+
+/// Numbers compare by value: the SDK round-trips `-12.5e3` through a JavaScript number and writes
+/// `-12500`, serde keeps it as a float.
+fn json_eq(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(a, b)| json_eq(a, b))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(k, v)| y.get(k).is_some_and(|w| json_eq(v, w)))
+        }
+        _ => a == b,
+    }
+}
+
+#[test]
+fn partial_json_matches_the_sdk_on_every_prefix() {
+    let text = fs::read_to_string(fixture_path("partial_json.jsonl")).unwrap();
+    let mut n = 0;
+    for line in text.lines().filter(|l| !l.is_empty()) {
+        let rec: Value = serde_json::from_str(line).unwrap();
+        let input = rec["text"].as_str().unwrap();
+        let want = rec.get("value");
+        let got = parse_partial_json(input);
+        let same = match (&got, want) {
+            (Some(g), Some(w)) => json_eq(g, w),
+            (None, None) => true,
+            _ => false,
+        };
+        assert!(
+            same,
+            "prefix {input:?}: got {got:?}, SDK {want:?} (repaired {:?})",
+            repair_json(input)
+        );
+        n += 1;
+    }
+    assert!(n > 300, "only {n} prefixes checked");
+}
+
+#[test]
+fn partial_json_repair_examples() {
+    assert_eq!(repair_json(r#"{"a":"b"#), r#"{"a":"b"}"#);
+    assert_eq!(repair_json(r#"{"a":[1,{"b":nu"#), r#"{"a":[1,{"b":null}]}"#);
+    assert_eq!(repair_json(r#"{"a":1,"#), r#"{"a":1}"#);
+    assert_eq!(
+        parse_partial_json(r#"{"list":["x","y"#),
+        Some(json!({"list":["x","y"]}))
+    );
+    assert_eq!(parse_partial_json("not json"), None);
+}
+
+#[test]
+fn never_panics_on_arbitrary_chunk_orders() {
+    // Every fixture chunk, applied in reverse and interleaved across fixtures: nothing may panic,
+    // and the result must still serialize.
+    let names = [
+        "text_reply",
+        "reasoning_reply",
+        "tool_call",
+        "tool_approval",
+        "tool_approval_chunks",
+        "data_parts",
+        "sources_files",
+        "reset_and_steering",
+        "unknown_chunks",
+    ];
+    let all: Vec<Value> = names.iter().flat_map(|n| chunks(n)).collect();
+    let mut a = Assembler::new();
+    for c in all.iter().rev() {
+        a.apply(c);
+    }
+    let _: Value = serde_json::from_str(&a.to_json()).unwrap();
+    let mut b = Assembler::new();
+    for (i, c) in all.iter().enumerate() {
+        b.apply(c);
+        b.apply(&all[(i * 7919) % all.len()]);
+    }
+    let _: Value = serde_json::from_str(&b.to_json()).unwrap();
+}
