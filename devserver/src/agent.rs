@@ -257,8 +257,9 @@ impl Agent {
         match body.get("kind").and_then(Value::as_str) {
             Some("message") => {
                 let payload = body.get("payload").cloned().unwrap_or(Value::Null);
+                let upgrading = is_upgrade_request(&payload) && !self.already_upgraded(&key);
                 // An upgrade leaves its record unconsumed, so the next run answers it.
-                if !(is_upgrade_request(&payload) && !self.already_upgraded(&key)) {
+                if !upgrading {
                     self.consume(rec.seq);
                 }
                 self.handle_message(&payload, &key, Some(rec.seq)).await

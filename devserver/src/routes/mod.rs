@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderMap, Method};
+use axum::http::{header, Method};
 use axum::middleware::{from_fn, from_fn_with_state, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -69,17 +69,22 @@ async fn require_content_length(req: Request, next: Next) -> Response {
     next.run(req).await
 }
 
-fn content_length(headers: &HeaderMap) -> Option<u64> {
-    headers.get(header::CONTENT_LENGTH)?.to_str().ok()?.trim().parse().ok()
-}
+/// Oversized bodies are still read up to this size before the 413 goes out: a client that is
+/// still writing when the server closes would see a broken pipe instead of the answer.
+const DRAIN_LIMIT: usize = 16 * 1024 * 1024;
 
-/// Reads a body of at most `limit` bytes; larger ones are refused before being read when the
-/// Content-Length says so.
-async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> ApiResult<Bytes> {
-    if content_length(headers).is_some_and(|n| n > limit as u64) {
+/// Reads the whole body and refuses it (413) when it exceeds `limit`.
+async fn read_body(body: Body, limit: usize) -> ApiResult<Bytes> {
+    let bytes = axum::body::to_bytes(body, DRAIN_LIMIT.max(limit)).await.map_err(|_| ApiError::too_large())?;
+    if bytes.len() > limit {
         return Err(ApiError::too_large());
     }
-    axum::body::to_bytes(body, limit).await.map_err(|_| ApiError::too_large())
+    Ok(bytes)
+}
+
+/// Reads the body whole, up to [`DRAIN_LIMIT`], for callers that judge its size themselves.
+async fn read_all(body: Body) -> Option<Bytes> {
+    axum::body::to_bytes(body, DRAIN_LIMIT).await.ok()
 }
 
 fn parse_json(bytes: &[u8]) -> ApiResult<Value> {

@@ -12,7 +12,7 @@ use axum::Json;
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
-use super::content_length;
+use super::read_all;
 use crate::app::App;
 use crate::auth::Need;
 use crate::clock;
@@ -41,14 +41,11 @@ pub async fn append(
     body: Body,
 ) -> ApiResult<Json<Value>> {
     let caller = app.authenticate(&headers)?;
-    if let Some(n) = content_length(&headers) {
-        if n + RECORD_OVERHEAD > RECORD_LIMIT {
-            return Err(too_big(n + RECORD_OVERHEAD));
-        }
+    let bytes = read_all(body).await.ok_or_else(ApiError::too_large)?;
+    let metered = bytes.len() as u64 + RECORD_OVERHEAD;
+    if metered > RECORD_LIMIT {
+        return Err(too_big(metered));
     }
-    let bytes = axum::body::to_bytes(body, RECORD_LIMIT as usize)
-        .await
-        .map_err(|_| too_big(RECORD_LIMIT + RECORD_OVERHEAD))?;
     let text = String::from_utf8(bytes.to_vec()).map_err(|_| ApiError::not_ok(400, "Body must be UTF-8 text"))?;
     let part_id = headers.get("x-part-id").and_then(|v| v.to_str().ok()).map(str::to_string);
 

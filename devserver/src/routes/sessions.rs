@@ -51,7 +51,7 @@ fn tags_of(v: Option<&Value>) -> ApiResult<Option<Value>> {
 
 pub async fn create(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) -> ApiResult<Response> {
     let caller = app.authenticate(&headers)?;
-    let body = parse_json(&read_body(&headers, body, CREATE_LIMIT).await?)?;
+    let body = parse_json(&read_body(body, CREATE_LIMIT).await?)?;
     let obj = body.as_object().ok_or_else(|| schema_error("expected an object"))?;
     let kind = obj.get("type").and_then(Value::as_str).ok_or_else(|| schema_error("type is required"))?;
     let task = obj
@@ -150,7 +150,7 @@ pub async fn update(
     body: Body,
 ) -> ApiResult<Json<Value>> {
     let caller = app.authenticate(&headers)?;
-    let body = parse_json(&read_body(&headers, body, CREATE_LIMIT).await?)?;
+    let body = parse_json(&read_body(body, CREATE_LIMIT).await?)?;
     let obj = body.as_object().ok_or_else(|| schema_error("expected an object"))?;
     let tags = tags_of(obj.get("tags"))?;
     let new_external = match obj.get("externalId") {
@@ -239,7 +239,7 @@ pub async fn close(
     body: Body,
 ) -> ApiResult<Json<Value>> {
     let caller = app.authenticate(&headers)?;
-    let bytes = read_body(&headers, body, CREATE_LIMIT).await?;
+    let bytes = read_body(body, CREATE_LIMIT).await?;
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::msg(400, "Invalid request body: a JSON object is required"));
     }

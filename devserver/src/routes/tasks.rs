@@ -25,7 +25,7 @@ pub async fn trigger(
     body: Body,
 ) -> ApiResult<Response> {
     let caller = app.authenticate(&headers)?;
-    let body = parse_json(&read_body(&headers, body, TRIGGER_LIMIT).await?)?;
+    let body = parse_json(&read_body(body, TRIGGER_LIMIT).await?)?;
     caller.require(&Need { action: "write", resource: "tasks", ids: vec![task.as_str()], unscoped_ok: true })?;
     if task != DEMO_TASK {
         return Err(ApiError::msg(404, "Task not found"));

@@ -1,0 +1,9 @@
+//! Integration tests of tchat-devserver over raw HTTP.
+
+mod agent;
+mod binary;
+mod common;
+mod faults;
+mod runs;
+mod sessions;
+mod stream;
