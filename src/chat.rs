@@ -1,0 +1,703 @@
+//! [`Chat`]: one conversation with a `chat.agent` — open or restore it, send into `.in`, receive
+//! events from `.out`, save its state, close it.
+//!
+//! The conversation state lives behind a mutex in [`Shared`], which the chat's reader thread
+//! (`stream.rs`) shares. Calls from the application are serialized by a second mutex (`send_lock`)
+//! so that a send's network round trip never blocks the reader's state updates.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::thread::{JoinHandle, ThreadId};
+use std::time::Duration;
+
+use crossbeam_channel::{Receiver, Sender};
+use serde_json::{json, Value};
+
+use crate::api;
+use crate::client::Client;
+use crate::error::{Error, ErrorKind, Result};
+use crate::event::Event;
+use crate::log::{log_at, Level};
+use crate::secret::Secret;
+use crate::state::{RunMode, SavedState};
+use crate::stream::{self, Ctl};
+
+/// Stack of a chat's reader thread: it only parses and dispatches, so a small stack keeps 1,000 open
+/// chats cheap.
+const READER_STACK_BYTES: usize = 128 * 1024;
+
+/// The agent's run configuration sent with session creation (`triggerConfig`, PROTOCOL 1).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TriggerConfig {
+    pub machine: Option<String>,
+    pub queue: Option<String>,
+    pub tags: Vec<String>,
+    pub max_attempts: Option<u32>,
+    pub max_duration_secs: Option<u64>,
+    pub idle_timeout_secs: Option<u64>,
+    /// Further `triggerConfig` fields (e.g. `lockToVersion`, `region`), merged as they are.
+    pub extra: Option<serde_json::Map<String, Value>>,
+}
+
+/// How to open a conversation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChatOptions {
+    /// The agent's task identifier (e.g. `"my-chat"`).
+    pub task_id: String,
+    /// Your stable conversation id (the session's externalId); a random one when `None`.
+    pub chat_id: Option<String>,
+    /// Client data sent as `metadata` with the first run and every message.
+    pub metadata: Option<Value>,
+    /// Run configuration.
+    pub trigger_config: TriggerConfig,
+    /// Start the run with this user message (text); `None` preloads the agent instead.
+    pub first_message: Option<String>,
+}
+
+impl ChatOptions {
+    /// Options for a chat with the agent `task_id`, preloaded, with a random chat id.
+    pub fn new(task_id: impl Into<String>) -> Self {
+        ChatOptions {
+            task_id: task_id.into(),
+            chat_id: None,
+            metadata: None,
+            trigger_config: TriggerConfig::default(),
+            first_message: None,
+        }
+    }
+
+    pub fn with_chat_id(mut self, id: impl Into<String>) -> Self {
+        self.chat_id = Some(id.into());
+        self
+    }
+
+    pub fn with_metadata(mut self, metadata: Value) -> Self {
+        self.metadata = Some(metadata);
+        self
+    }
+
+    pub fn with_trigger_config(mut self, config: TriggerConfig) -> Self {
+        self.trigger_config = config;
+        self
+    }
+
+    pub fn with_first_message(mut self, text: impl Into<String>) -> Self {
+        self.first_message = Some(text.into());
+        self
+    }
+}
+
+/// A conversation. Every method may be called from any thread (calls are serialized internally),
+/// including from inside the event callback. Dropping the chat stops its reader thread promptly and
+/// joins it (unless dropped from inside its own callback, where it is detached instead).
+pub struct Chat {
+    shared: Arc<Shared>,
+    reader: Option<JoinHandle<()>>,
+}
+
+/// An event callback: called on the chat's reader thread, one event at a time, in stream order.
+pub type Callback = dyn Fn(&Event) + Send + Sync;
+
+/// What the application thread and the reader thread share.
+pub(crate) struct Shared {
+    pub client: Client,
+    pub session_id: String,
+    pub chat_id: String,
+    pub task_id: String,
+    pub conv: Mutex<Conv>,
+    /// Set once when the chat is closed or dropped: the reader exits at its next check.
+    pub cancelled: AtomicBool,
+    /// The agent of the reader's current `.out` request, shut down to interrupt a blocked read.
+    pub stream_agent: Mutex<Option<ureq::Agent>>,
+    pub ctl_tx: Sender<Ctl>,
+    events_tx: Sender<Option<Event>>,
+    events_rx: Receiver<Option<Event>>,
+    callback: Mutex<Option<Arc<Callback>>>,
+    pub reader_thread: OnceLock<ThreadId>,
+    send_lock: Mutex<()>,
+}
+
+/// Conversation state that changes as it goes (PROTOCOL 8).
+pub(crate) struct Conv {
+    pub run_id: Option<String>,
+    /// The session's public access token (or the client's token until one arrives).
+    pub token: Secret,
+    pub last_event_id: Option<u64>,
+    pub run_mode: RunMode,
+    pub turn_in_flight: bool,
+    /// `.in` seq of the last message-kind append.
+    pub last_message_seq: Option<u64>,
+    /// Turns the reader still waits for, for agents that send no `session-in-event-id`.
+    pub turns_expected: u32,
+    pub skip_until_turn_complete: bool,
+    pub last_assistant: Option<Value>,
+    pub metadata: Option<Value>,
+    pub closed: bool,
+    /// The last non-recoverable stream error, returned by the next send as a hint.
+    pub stream_failed: bool,
+}
+
+impl Shared {
+    pub fn conv(&self) -> MutexGuard<'_, Conv> {
+        self.conv.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.cancelled.load(Ordering::SeqCst)
+    }
+
+    /// Delivers an event: to the callback if one is set, else to the poll queue.
+    pub fn emit(&self, event: Event) {
+        let callback = self.callback.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        match callback {
+            Some(cb) => {
+                // A panicking callback must not kill the reader thread (and with it the chat).
+                if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cb(&event))).is_err() {
+                    log_at!(Level::Error, "chat {}: the event callback panicked; event dropped", self.chat_id);
+                }
+            }
+            None => {
+                let _ = self.events_tx.send(Some(event));
+            }
+        }
+    }
+
+    /// The token for `.in`/`.out`: the session PAT, else the client's own.
+    pub fn session_token(&self) -> Secret {
+        let conv = self.conv();
+        if conv.token.is_empty() {
+            self.client.http.config().token.clone()
+        } else {
+            conv.token.clone()
+        }
+    }
+
+    /// Asks for a better token after a 401/403: the application's token provider first, then the
+    /// client's own token (a secret key may do what the session PAT may not). `None` when there is
+    /// nothing new to try.
+    pub fn refreshed_token(&self, failed: &Secret) -> Option<Secret> {
+        let config = self.client.http.config();
+        let candidate = config
+            .token_provider
+            .as_ref()
+            .and_then(|p| p(&self.chat_id))
+            .map(Secret::new)
+            .filter(|t| !t.is_empty() && t != failed)
+            .or_else(|| Some(config.token.clone()).filter(|t| t != failed))?;
+        self.conv().token = candidate.clone();
+        Some(candidate)
+    }
+
+    /// Client-managed runs: make sure a run is alive to read `.in`, triggering a continuation when the
+    /// current one is final (or there is none). `force` triggers without asking (after upgrade-required).
+    pub fn ensure_run(&self, force: bool) -> Result<()> {
+        let (run_id, mode, metadata) = {
+            let c = self.conv();
+            (c.run_id.clone(), c.run_mode, c.metadata.clone())
+        };
+        if mode != RunMode::Client {
+            return Ok(());
+        }
+        let client_token = self.client.http.config().token.clone();
+        let alive = match (&run_id, force) {
+            (Some(id), false) => !api::run_is_final(&api::run_status(&self.client.http, &client_token, id)?),
+            _ => false,
+        };
+        if alive {
+            return Ok(());
+        }
+        let mut payload = json!({
+            "chatId": self.chat_id,
+            "trigger": "preload",
+            "messages": [],
+            "continuation": true,
+            "sessionId": self.session_id,
+        });
+        if let Some(prev) = &run_id {
+            payload["previousRunId"] = json!(prev);
+        }
+        if let Some(m) = metadata {
+            payload["metadata"] = m;
+        }
+        let run = api::trigger_run(&self.client.http, &client_token, &self.task_id, payload, None)?;
+        log_at!(Level::Info, "chat {}: started continuation run {}", self.chat_id, run.run_id);
+        let mut c = self.conv();
+        c.run_id = Some(run.run_id);
+        if let Some(t) = run.token {
+            c.token = t;
+        }
+        Ok(())
+    }
+
+    fn saved_state(&self) -> SavedState {
+        let c = self.conv();
+        SavedState {
+            version: SavedState::VERSION,
+            session_id: self.session_id.clone(),
+            chat_id: self.chat_id.clone(),
+            task_id: self.task_id.clone(),
+            run_id: c.run_id.clone(),
+            public_access_token: Some(c.token.expose().to_owned()).filter(|t| !t.is_empty()),
+            last_event_id: c.last_event_id,
+            run_mode: c.run_mode,
+            turn_in_flight: c.turn_in_flight,
+            last_message_seq: c.last_message_seq,
+            last_assistant_message: c.last_assistant.clone(),
+            metadata: c.metadata.clone(),
+        }
+    }
+}
+
+/// What one send expects of the agent.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Expect {
+    /// A new turn (a message, regenerate, action, tool approval), unless one is already streaming,
+    /// in which case the message is a pending/steering one.
+    Turn,
+    /// Nothing on `.out` (the agent-loop close).
+    Nothing,
+}
+
+impl Chat {
+    pub(crate) fn open(client: Client, options: ChatOptions) -> Result<Chat> {
+        if options.task_id.is_empty() {
+            return Err(Error::invalid("task id is empty"));
+        }
+        let chat_id = options.chat_id.clone().unwrap_or_else(|| crate::ids::new_id("chat-"));
+        if chat_id.is_empty() || chat_id.len() > 256 || chat_id.starts_with("session_") {
+            return Err(Error::invalid("chat id must be 1..256 characters and must not start with \"session_\""));
+        }
+        let first_message = options.first_message.as_deref().map(user_text_message);
+        let mut base = json!({ "chatId": chat_id, "metadata": options.metadata.clone().unwrap_or(json!({})) });
+        match &first_message {
+            Some(m) => {
+                base["trigger"] = json!("submit-message");
+                base["message"] = m.clone();
+                base["messages"] = json!([m]);
+            }
+            None => {
+                base["trigger"] = json!("preload");
+                base["messages"] = json!([]);
+            }
+        }
+        let tc = &options.trigger_config;
+        if let Some(idle) = tc.idle_timeout_secs {
+            base["idleTimeoutInSeconds"] = json!(idle);
+        }
+        let mut trigger_config = serde_json::Map::new();
+        trigger_config.insert("basePayload".into(), base.clone());
+        let mut put = |k: &str, v: Value| {
+            trigger_config.insert(k.into(), v);
+        };
+        if let Some(m) = &tc.machine {
+            put("machine", json!(m));
+        }
+        if let Some(q) = &tc.queue {
+            put("queue", json!(q));
+        }
+        put("tags", json!(if tc.tags.is_empty() { vec![format!("chat:{chat_id}")] } else { tc.tags.clone() }));
+        if let Some(n) = tc.max_attempts {
+            put("maxAttempts", json!(n));
+        }
+        if let Some(n) = tc.max_duration_secs {
+            put("maxDuration", json!(n));
+        }
+        if let Some(n) = tc.idle_timeout_secs {
+            put("idleTimeoutInSeconds", json!(n));
+        }
+        if let Some(extra) = &tc.extra {
+            for (k, v) in extra {
+                trigger_config.insert(k.clone(), v.clone());
+            }
+        }
+        let body = json!({
+            "type": "chat.agent",
+            "externalId": chat_id,
+            "taskIdentifier": options.task_id,
+            "triggerConfig": trigger_config,
+        });
+        let client_token = client.http.config().token.clone();
+        let created = api::create_session(&client.http, &client_token, &body)?;
+
+        let run_mode = if created.run_id.is_some() { RunMode::Server } else { RunMode::Client };
+        let conv = Conv {
+            run_id: created.run_id.clone(),
+            token: created.token.unwrap_or_default(),
+            last_event_id: None,
+            run_mode,
+            turn_in_flight: false,
+            last_message_seq: None,
+            turns_expected: 0,
+            skip_until_turn_complete: false,
+            last_assistant: None,
+            metadata: options.metadata.clone(),
+            closed: false,
+            stream_failed: false,
+        };
+        let chat = Chat::start(client, created.session_id, chat_id, options.task_id.clone(), conv)?;
+
+        match (run_mode, created.is_cached, first_message) {
+            // A fresh session with a run: the run's payload carries the first message.
+            (RunMode::Server, false, Some(_)) => chat.begin_turn_from_payload(),
+            // An existing session ignores the basePayload: send the first message on `.in`.
+            (RunMode::Server, true, Some(m)) => {
+                chat.send_payload(json!({"trigger": "submit-message", "message": m}), Expect::Turn)?;
+            }
+            (RunMode::Server, _, None) => {}
+            (RunMode::Client, _, first) => {
+                // The seed flow: trigger the run ourselves, with the basePayload plus the session id.
+                let mut payload = base;
+                payload["sessionId"] = json!(chat.shared.session_id);
+                let run = api::trigger_run(&chat.shared.client.http, &client_token, &chat.shared.task_id, payload, None)?;
+                {
+                    let mut c = chat.shared.conv();
+                    c.run_id = Some(run.run_id);
+                    if let Some(t) = run.token {
+                        c.token = t;
+                    }
+                }
+                if first.is_some() {
+                    chat.begin_turn_from_payload();
+                }
+            }
+        }
+        Ok(chat)
+    }
+
+    pub(crate) fn restore(client: Client, saved: SavedState) -> Result<Chat> {
+        let conv = Conv {
+            run_id: saved.run_id.clone(),
+            token: saved.public_access_token.clone().map(Secret::new).unwrap_or_default(),
+            last_event_id: saved.last_event_id,
+            run_mode: saved.run_mode,
+            turn_in_flight: saved.turn_in_flight,
+            last_message_seq: saved.last_message_seq,
+            turns_expected: u32::from(saved.turn_in_flight),
+            skip_until_turn_complete: false,
+            last_assistant: saved.last_assistant_message.clone(),
+            metadata: saved.metadata.clone(),
+            closed: false,
+            stream_failed: false,
+        };
+        let chat = Chat::start(client, saved.session_id, saved.chat_id, saved.task_id, conv)?;
+        if saved.turn_in_flight {
+            // Resuming where nothing may be streaming any more: let the server close at once if the
+            // turn already ended (PROTOCOL 3.4).
+            let _ = chat.shared.ctl_tx.send(Ctl::Subscribe { peek_settled: true });
+        }
+        Ok(chat)
+    }
+
+    fn start(client: Client, session_id: String, chat_id: String, task_id: String, conv: Conv) -> Result<Chat> {
+        let (ctl_tx, ctl_rx) = crossbeam_channel::unbounded();
+        let (events_tx, events_rx) = crossbeam_channel::unbounded();
+        let shared = Arc::new(Shared {
+            client,
+            session_id,
+            chat_id,
+            task_id,
+            conv: Mutex::new(conv),
+            cancelled: AtomicBool::new(false),
+            stream_agent: Mutex::new(None),
+            ctl_tx,
+            events_tx,
+            events_rx,
+            callback: Mutex::new(None),
+            reader_thread: OnceLock::new(),
+            send_lock: Mutex::new(()),
+        });
+        let reader_shared = shared.clone();
+        let reader = std::thread::Builder::new()
+            .name(format!("tchat-reader-{}", short(&shared.chat_id)))
+            .stack_size(READER_STACK_BYTES)
+            .spawn(move || stream::reader_main(reader_shared, ctl_rx))
+            .map_err(|e| Error::new(ErrorKind::InvalidState, format!("cannot start the reader thread: {e}")))?;
+        let _ = shared.reader_thread.set(reader.thread().id());
+        Ok(Chat { shared, reader: Some(reader) })
+    }
+
+    fn begin_turn_from_payload(&self) {
+        {
+            let mut c = self.shared.conv();
+            c.turn_in_flight = true;
+            c.turns_expected += 1;
+        }
+        let _ = self.shared.ctl_tx.send(Ctl::Subscribe { peek_settled: false });
+    }
+
+    /// The session's friendly id (`session_...`).
+    pub fn session_id(&self) -> &str {
+        &self.shared.session_id
+    }
+
+    /// The chat id (the session's externalId).
+    pub fn chat_id(&self) -> &str {
+        &self.shared.chat_id
+    }
+
+    /// The current run id, if known.
+    pub fn run_id(&self) -> Option<String> {
+        self.shared.conv().run_id.clone()
+    }
+
+    /// Who starts runs for this chat.
+    pub fn run_mode(&self) -> RunMode {
+        self.shared.conv().run_mode
+    }
+
+    /// The `.out` cursor: the seq_num of the last record received.
+    pub fn last_event_id(&self) -> Option<u64> {
+        self.shared.conv().last_event_id
+    }
+
+    /// Whether an agent turn is streaming (or awaited).
+    pub fn is_turn_in_flight(&self) -> bool {
+        self.shared.conv().turn_in_flight
+    }
+
+    /// The last complete assistant message, as JSON.
+    pub fn last_assistant_message(&self) -> Option<String> {
+        self.shared.conv().last_assistant.as_ref().map(Value::to_string)
+    }
+
+    /// Sends a user text message. Sent while a turn streams, it is a pending (steering) message: the
+    /// stream is not interrupted.
+    pub fn send_text(&self, text: &str) -> Result<()> {
+        self.send_payload(json!({"trigger": "submit-message", "message": user_text_message(text)}), Expect::Turn)
+    }
+
+    /// Sends a steering message mid-turn: the agent injects it at its next step boundary (or queues it
+    /// for the next turn). Identical on the wire to [`Chat::send_text`]; never cancels the stream.
+    pub fn steer(&self, text: &str) -> Result<()> {
+        self.send_text(text)
+    }
+
+    /// Sends a whole `UIMessage` (JSON object with `id`, `role`, `parts`; a missing `id` is generated).
+    pub fn send_message_json(&self, message_json: &str) -> Result<()> {
+        let mut message: Value =
+            serde_json::from_str(message_json).map_err(|e| Error::invalid(format!("message is not valid JSON: {e}")))?;
+        let obj = message.as_object_mut().ok_or_else(|| Error::invalid("message must be a JSON object"))?;
+        if !obj.get("parts").is_some_and(Value::is_array) {
+            return Err(Error::invalid("message needs a \"parts\" array"));
+        }
+        if !obj.get("id").is_some_and(Value::is_string) {
+            obj.insert("id".into(), json!(crate::ids::new_id("msg-")));
+        }
+        if !obj.get("role").is_some_and(Value::is_string) {
+            obj.insert("role".into(), json!("user"));
+        }
+        self.send_payload(json!({"trigger": "submit-message", "message": message}), Expect::Turn)
+    }
+
+    /// Asks the agent to answer the last user message again.
+    pub fn regenerate(&self) -> Result<()> {
+        let mut payload = json!({"trigger": "regenerate-message"});
+        if let Some(id) = self.shared.conv().last_assistant.as_ref().and_then(|m| m.get("id")).and_then(Value::as_str) {
+            payload["messageId"] = json!(id);
+        }
+        self.send_payload(payload, Expect::Turn)
+    }
+
+    /// Sends a custom action (JSON, validated by the agent's actionSchema), e.g. `{"type":"undo"}`.
+    pub fn send_action(&self, action_json: &str) -> Result<()> {
+        let action: Value =
+            serde_json::from_str(action_json).map_err(|e| Error::invalid(format!("action is not valid JSON: {e}")))?;
+        self.send_payload(json!({"trigger": "action", "action": action}), Expect::Turn)
+    }
+
+    /// Answers a tool call waiting for approval (`approval_id` from the `tool-approval-request`
+    /// chunk). tchat builds the slimmed assistant message with the right id from the last turn.
+    pub fn approve(&self, approval_id: &str, approved: bool, reason: Option<&str>) -> Result<()> {
+        let last = self
+            .shared
+            .conv()
+            .last_assistant
+            .clone()
+            .ok_or_else(|| Error::new(ErrorKind::InvalidState, "no assistant message to answer: no turn has completed"))?;
+        let message: crate::wire::UIMessage = serde_json::from_value(last)
+            .map_err(|e| Error::new(ErrorKind::InvalidState, format!("last assistant message is not a UIMessage: {e}")))?;
+        let response = crate::assemble::approval_response(&message, approval_id, approved, reason)
+            .map_err(|e| Error::new(ErrorKind::InvalidState, e.to_string()))?;
+        let response = serde_json::to_value(&response).map_err(|e| Error::invalid(e.to_string()))?;
+        self.send_payload(json!({"trigger": "submit-message", "message": response}), Expect::Turn)
+    }
+
+    /// Stops the agent's current turn (`{"kind":"stop"}`), with an optional reason for the agent's stop
+    /// handler. The turn completes early; the chunks still in flight are skipped.
+    pub fn stop(&self, reason: Option<&str>) -> Result<()> {
+        let _guard = self.shared.send_lock.lock().unwrap_or_else(|e| e.into_inner());
+        self.check_open()?;
+        let mut chunk = json!({"kind": "stop"});
+        if let Some(r) = reason {
+            chunk["message"] = json!(r);
+        }
+        // Flag the skip before appending: the agent may finish the stopped turn before the append's
+        // answer arrives. Checked under the lock the reader holds when it ends a turn, so a turn that
+        // already ended is never confused with the next one.
+        let skipping = {
+            let mut c = self.shared.conv();
+            c.skip_until_turn_complete = c.turn_in_flight;
+            c.skip_until_turn_complete
+        };
+        if let Err(e) = self.append(&chunk) {
+            if skipping {
+                self.shared.conv().skip_until_turn_complete = false;
+            }
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// Ends the agent's loop (`trigger: "close"`) without closing the session; a later message starts
+    /// a new run.
+    pub fn close_agent(&self) -> Result<()> {
+        self.send_payload(json!({"trigger": "close"}), Expect::Nothing)
+    }
+
+    /// Closes the session for good (`POST .../close`, needs the secret key) and stops streaming.
+    pub fn close_session(&self, reason: Option<&str>) -> Result<()> {
+        let _guard = self.shared.send_lock.lock().unwrap_or_else(|e| e.into_inner());
+        let token = self.shared.client.http.config().token.clone();
+        api::close_session(&self.shared.client.http, &token, &self.shared.session_id, reason)?;
+        {
+            let mut c = self.shared.conv();
+            c.closed = true;
+            c.turn_in_flight = false;
+        }
+        self.shared.cancel_stream();
+        Ok(())
+    }
+
+    /// The conversation state as JSON, to resume with [`Client::restore`]. Holds the session token:
+    /// store it like a password.
+    pub fn save_state(&self) -> String {
+        self.shared.saved_state().to_json()
+    }
+
+    /// Registers the event callback (or removes it with `None`). It runs on the reader thread; it may
+    /// call any method of this chat except dropping it. Events queued for polling before the callback
+    /// was set stay in the poll queue.
+    pub fn set_callback(&self, callback: Option<Arc<Callback>>) {
+        *self.shared.callback.lock().unwrap_or_else(|e| e.into_inner()) = callback;
+    }
+
+    /// Waits up to `timeout` for the next event (zero: don't wait). `None` on timeout or after
+    /// [`Chat::wake`]. For main loops; with a callback registered, events go to the callback instead.
+    pub fn next_event(&self, timeout: Duration) -> Option<Event> {
+        let got = if timeout.is_zero() {
+            self.shared.events_rx.try_recv().ok()
+        } else {
+            self.shared.events_rx.recv_timeout(timeout).ok()
+        };
+        got.flatten()
+    }
+
+    /// Makes a waiting [`Chat::next_event`] return `None` now. Callable from any thread.
+    pub fn wake(&self) {
+        let _ = self.shared.events_tx.send(None);
+    }
+
+    /// Whether the current thread is this chat's reader thread (i.e. we are inside its callback).
+    pub fn is_reader_thread(&self) -> bool {
+        self.shared.reader_thread.get() == Some(&std::thread::current().id())
+    }
+
+    fn check_open(&self) -> Result<()> {
+        if self.shared.conv().closed {
+            return Err(Error::new(ErrorKind::SessionClosed, "the session is closed"));
+        }
+        Ok(())
+    }
+
+    /// Appends one ChatInputChunk, with one X-Part-Id for all its retries, refreshing the token once
+    /// on 401/403.
+    fn append(&self, chunk: &Value) -> Result<Option<u64>> {
+        let part_id = crate::ids::new_id("tchat-");
+        let token = self.shared.session_token();
+        match api::append(&self.shared.client.http, &token, &self.shared.session_id, chunk, &part_id) {
+            Err(e) if e.kind() == ErrorKind::Auth => match self.shared.refreshed_token(&token) {
+                Some(fresh) => api::append(&self.shared.client.http, &fresh, &self.shared.session_id, chunk, &part_id),
+                None => Err(e),
+            },
+            Err(e) if e.kind() == ErrorKind::SessionClosed => {
+                self.shared.conv().closed = true;
+                Err(e)
+            }
+            other => other,
+        }
+    }
+
+    fn send_payload(&self, mut fields: Value, expect: Expect) -> Result<()> {
+        let _guard = self.shared.send_lock.lock().unwrap_or_else(|e| e.into_inner());
+        self.check_open()?;
+        self.shared.ensure_run(false)?;
+        fields["chatId"] = json!(self.shared.chat_id);
+        if let Some(m) = self.shared.conv().metadata.clone() {
+            fields["metadata"] = m;
+        }
+        let seq = self.append(&json!({"kind": "message", "payload": fields}))?;
+        if expect == Expect::Nothing {
+            return Ok(());
+        }
+        {
+            let mut c = self.shared.conv();
+            if seq.is_some() {
+                c.last_message_seq = seq;
+            }
+            if !c.turn_in_flight {
+                c.turn_in_flight = true;
+                c.turns_expected += 1;
+            }
+            c.stream_failed = false;
+        }
+        let _ = self.shared.ctl_tx.send(Ctl::Subscribe { peek_settled: false });
+        Ok(())
+    }
+}
+
+impl Shared {
+    /// Stops the reader's current stream now: flags the cancel, then interrupts a blocked read.
+    pub fn cancel_stream(&self) {
+        self.cancelled.store(true, Ordering::SeqCst);
+        let _ = self.ctl_tx.send(Ctl::Shutdown);
+        if let Some(agent) = self.stream_agent.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            agent.shutdown();
+        }
+    }
+}
+
+impl Drop for Chat {
+    fn drop(&mut self) {
+        self.shared.cancel_stream();
+        if let Some(reader) = self.reader.take() {
+            // Joining our own thread would deadlock: from inside the callback the reader is detached
+            // and exits on its own after the callback returns.
+            if reader.thread().id() != std::thread::current().id() {
+                let _ = reader.join();
+            }
+        }
+    }
+}
+
+impl std::fmt::Debug for Chat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Chat")
+            .field("session_id", &self.shared.session_id)
+            .field("chat_id", &self.shared.chat_id)
+            .field("state", &self.shared.saved_state())
+            .finish()
+    }
+}
+
+/// A user `UIMessage` with one text part.
+pub(crate) fn user_text_message(text: &str) -> Value {
+    json!({
+        "id": crate::ids::new_id("msg-"),
+        "role": "user",
+        "parts": [{"type": "text", "text": text}],
+    })
+}
+
+fn short(id: &str) -> String {
+    id.chars().take(12).collect()
+}

@@ -1,0 +1,69 @@
+//! What a chat tells the application while it streams.
+
+use std::time::Duration;
+
+use crate::error::Error;
+
+/// One thing that happened on a chat's `.out` stream, in stream order.
+///
+/// Delivered either to the callback registered with [`crate::Chat::set_callback`] (on the chat's
+/// reader thread) or, without a callback, through [`crate::Chat::next_event`].
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Event {
+    /// One `UIMessageChunk` of the agent's reply.
+    Chunk(ChunkEvent),
+    /// The agent's turn is finished: the assembled assistant message is final.
+    TurnComplete(TurnCompleteEvent),
+    /// The agent asked for an upgrade. With server-managed runs the server has already moved the
+    /// conversation to a new run; with client-managed runs tchat triggered the continuation itself.
+    /// Either way the stream goes on: this is informational.
+    UpgradeRequired,
+    /// A new run waits for a deployment of the agent; informational.
+    PendingVersion,
+    /// The session is closed; the stream has ended for good.
+    SessionClosed {
+        /// Why, if the server said.
+        reason: Option<String>,
+    },
+    /// The stream dropped or failed and is about to reconnect (resuming after the last record).
+    Reconnecting {
+        /// 1 for the first retry after a record arrived, then 2, 3, ...
+        attempt: u32,
+        /// How long tchat waits before reconnecting.
+        delay: Duration,
+    },
+    /// Streaming stopped on an error no reconnect can fix (auth, session gone, protocol).
+    /// Sending a new message subscribes again.
+    Error(Error),
+}
+
+/// A chunk of the reply.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChunkEvent {
+    /// The record's position in the session's `.out` stream (the resume cursor).
+    pub seq_num: u64,
+    /// The chunk's `type`, e.g. `"text-delta"`, `"tool-input-available"`, `"data-status"`.
+    pub chunk_type: String,
+    /// The chunk object as JSON, untouched (unknown fields included).
+    pub json: String,
+    /// For `text-delta` and `reasoning-delta`: the delta text.
+    pub delta: Option<String>,
+}
+
+/// The end of one agent turn.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TurnCompleteEvent {
+    /// The assembled assistant `UIMessage` as JSON (AI SDK shape).
+    pub message_json: String,
+    /// The message id the stream's `start` chunk gave, if any.
+    pub message_id: Option<String>,
+    /// The `finish` chunk's finish reason, if any.
+    pub finish_reason: Option<String>,
+    /// The `error` chunk's text, for an error turn.
+    pub error_text: Option<String>,
+    /// True when this turn was stopped by [`crate::Chat::stop`]; its remaining chunks were skipped.
+    pub stopped: bool,
+    /// Tool calls waiting for [`crate::Chat::approve`].
+    pub pending_approvals: Vec<String>,
+}

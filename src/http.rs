@@ -1,0 +1,312 @@
+//! The one place that speaks HTTP: agent construction, headers, auth, Content-Length, the mapping of
+//! statuses to errors, and the retry policy. Nothing else in the crate calls ureq.
+
+use std::io::Read;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use ureq::http::{self, HeaderMap, Method};
+use ureq::Agent;
+
+use crate::config::ClientConfig;
+use crate::error::{Error, ErrorKind, Result};
+use crate::secret::Secret;
+
+/// Largest REST response body read into memory. Session objects are small; this only stops a broken
+/// server from exhausting memory.
+const MAX_RESPONSE_BYTES: u64 = 16 * 1024 * 1024;
+
+/// One REST request. The body, if any, is sent with a Content-Length (the server rejects chunked
+/// POSTs with 413).
+pub(crate) struct Request<'a> {
+    pub method: Method,
+    pub path: String,
+    pub token: &'a Secret,
+    pub body: Option<Vec<u8>>,
+    pub headers: Vec<(&'static str, String)>,
+}
+
+impl<'a> Request<'a> {
+    pub fn get(path: String, token: &'a Secret) -> Self {
+        Request { method: Method::GET, path, token, body: None, headers: Vec::new() }
+    }
+
+    pub fn post(path: String, token: &'a Secret, body: Vec<u8>) -> Self {
+        Request { method: Method::POST, path, token, body: Some(body), headers: Vec::new() }
+    }
+
+    pub fn header(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.headers.push((name, value.into()));
+        self
+    }
+
+    fn describe(&self) -> String {
+        format!("{} {}", self.method, self.path)
+    }
+}
+
+/// A successful (2xx) answer.
+#[derive(Debug)]
+pub(crate) struct Answer {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl Answer {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    pub fn json<T: serde::de::DeserializeOwned>(&self, what: &str) -> Result<T> {
+        serde_json::from_slice(&self.body).map_err(|e| {
+            Error::protocol(format!("malformed {what} answer (HTTP {}): {e}", self.status))
+        })
+    }
+}
+
+/// HTTP for one client: a shared agent for REST calls, and fresh agents for streams.
+pub(crate) struct Http {
+    config: ClientConfig,
+    agent: Agent,
+}
+
+impl Http {
+    pub fn new(config: ClientConfig) -> Result<Http> {
+        config.validate()?;
+        let agent = build_agent(&config, false)?;
+        Ok(Http { config, agent })
+    }
+
+    pub fn config(&self) -> &ClientConfig {
+        &self.config
+    }
+
+    /// A new agent for one `.out` stream. Each stream has its own, because `Agent::shutdown` (how a
+    /// blocked read is interrupted) acts on every clone of an agent.
+    pub fn stream_agent(&self) -> Result<Agent> {
+        build_agent(&self.config, true)
+    }
+
+    /// The full URL of `path` (which starts with `/`).
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.config.base_url, path)
+    }
+
+    /// Builds the `http::Request` with every header tchat sends.
+    pub fn build(&self, req: &Request<'_>) -> Result<http::Request<Vec<u8>>> {
+        let mut b = http::Request::builder()
+            .method(req.method.clone())
+            .uri(self.url(&req.path))
+            .header("authorization", format!("Bearer {}", req.token.expose()))
+            .header("x-trigger-source", "sdk")
+            .header("user-agent", self.config.user_agent.as_str());
+        if let Some(branch) = &self.config.branch {
+            b = b.header("x-trigger-branch", branch.as_str());
+        }
+        if req.body.is_some() {
+            b = b.header("content-type", "application/json");
+        }
+        for (name, value) in &req.headers {
+            b = b.header(*name, value.as_str());
+        }
+        // Never let the http crate's error text echo a header value (the token is one).
+        b.body(req.body.clone().unwrap_or_default())
+            .map_err(|_| Error::invalid(format!("cannot build request {}: invalid URL or header", req.describe())))
+    }
+
+    /// Sends `req`, retrying per the policy (PROTOCOL 0): network errors, 408, 429 (honouring
+    /// `x-ratelimit-reset`) and 5xx, unless the server says `x-should-retry: false`. 409 is not
+    /// retried: the sessions API uses it for "session closed", which no retry fixes.
+    ///
+    /// Retrying a POST is safe for tchat's calls: appends carry an X-Part-Id the server dedupes, and
+    /// session creation is idempotent on the external id.
+    pub fn call(&self, req: &Request<'_>) -> Result<Answer> {
+        let policy = &self.config.retry;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let outcome = self.call_once(req);
+            let retry_after = match &outcome {
+                Ok(_) => return outcome.map_err(|f| f.into_error(&req.describe())),
+                Err(Failure::Network(_)) => Some(policy.delay(attempt)),
+                Err(Failure::Status { status, headers, .. }) => retry_delay(*status, headers, policy, attempt),
+            };
+            match retry_after {
+                Some(delay) if attempt < policy.max_attempts => std::thread::sleep(delay),
+                _ => return outcome.map_err(|f| f.into_error(&req.describe())),
+            }
+        }
+    }
+
+    fn call_once(&self, req: &Request<'_>) -> Result<Answer, Failure> {
+        let request = self.build(req).map_err(Failure::Network)?;
+        let response = self.agent.run(request).map_err(|e| Failure::Network(transport_error(e, &req.describe())))?;
+        let status = response.status().as_u16();
+        let (parts, body) = response.into_parts();
+        let mut bytes = Vec::new();
+        body.into_with_config()
+            .limit(MAX_RESPONSE_BYTES)
+            .reader()
+            .read_to_end(&mut bytes)
+            .map_err(|e| Failure::Network(Error::new(ErrorKind::Network, format!("{}: reading the answer failed: {e}", req.describe()))))?;
+        if (200..300).contains(&status) {
+            Ok(Answer { status, headers: parts.headers, body: bytes })
+        } else {
+            Err(Failure::Status { status, headers: parts.headers, body: bytes })
+        }
+    }
+}
+
+/// Why one attempt failed, before deciding on a retry.
+enum Failure {
+    Network(Error),
+    Status { status: u16, headers: HeaderMap, body: Vec<u8> },
+}
+
+impl Failure {
+    fn into_error(self, what: &str) -> Error {
+        match self {
+            Failure::Network(e) => e,
+            Failure::Status { status, body, .. } => status_error(what, status, &body),
+        }
+    }
+}
+
+/// How long to wait before retrying after `status`, or `None` when it must not be retried.
+fn retry_delay(status: u16, headers: &HeaderMap, policy: &crate::config::RetryPolicy, attempt: u32) -> Option<Duration> {
+    match headers.get("x-should-retry").and_then(|v| v.to_str().ok()) {
+        Some("false") => return None,
+        Some("true") => return Some(policy.delay(attempt)),
+        _ => {}
+    }
+    match status {
+        429 => {
+            let reset = headers.get("x-ratelimit-reset").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u64>().ok());
+            let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
+            Some(match reset {
+                Some(reset_ms) if reset_ms > now => Duration::from_millis(reset_ms - now).min(policy.max_delay),
+                _ => policy.delay(attempt),
+            })
+        }
+        408 | 500..=599 => Some(policy.delay(attempt)),
+        _ => None,
+    }
+}
+
+/// The error for a non-2xx answer: its kind from the status (and the body's `code`), its message
+/// from the server's `error` text.
+pub(crate) fn status_error(what: &str, status: u16, body: &[u8]) -> Error {
+    let parsed: Option<serde_json::Value> = serde_json::from_slice(body).ok();
+    let field = |name: &str| parsed.as_ref().and_then(|v| v.get(name)).and_then(|v| v.as_str()).map(str::to_owned);
+    let server_text = field("error").or_else(|| field("message")).unwrap_or_else(|| {
+        // Plain-text answers (e.g. 400 for a bad Timeout-Seconds) are shown as they are, shortened.
+        let text = String::from_utf8_lossy(body);
+        let text = text.trim();
+        text.chars().take(300).collect()
+    });
+    let code = field("code");
+    let lower = server_text.to_ascii_lowercase();
+    let kind = match status {
+        401 | 403 => ErrorKind::Auth,
+        404 => ErrorKind::NotFound,
+        413 => ErrorKind::TooLarge,
+        408 => ErrorKind::Timeout,
+        400 | 409 | 410 | 422 if code.as_deref() == Some("session_closed") || lower.contains("closed") || lower.contains("expired") => {
+            ErrorKind::SessionClosed
+        }
+        _ => ErrorKind::Http,
+    };
+    let mut message = format!("{what}: HTTP {status}");
+    if !server_text.is_empty() {
+        message.push_str(": ");
+        message.push_str(&server_text);
+    }
+    if let Some(reason) = field("closedReason") {
+        message.push_str(&format!(" (closed: {reason})"));
+    }
+    Error::http(kind, status, message)
+}
+
+/// Maps a ureq transport error. Its text never contains headers, so no token leaks through it.
+pub(crate) fn transport_error(e: ureq::Error, what: &str) -> Error {
+    let kind = match &e {
+        ureq::Error::Timeout(_) => ErrorKind::Timeout,
+        ureq::Error::BadUri(_) | ureq::Error::Http(_) => ErrorKind::InvalidArgument,
+        ureq::Error::Protocol(_) => ErrorKind::Protocol,
+        _ => ErrorKind::Network,
+    };
+    Error::new(kind, format!("{what}: {e}"))
+}
+
+fn build_agent(config: &ClientConfig, for_stream: bool) -> Result<Agent> {
+    let mut tls = ureq::tls::TlsConfig::builder();
+    if !config.extra_root_certs_pem.is_empty() {
+        let mut certs = Vec::new();
+        for item in ureq::tls::parse_pem(&config.extra_root_certs_pem) {
+            match item {
+                Ok(ureq::tls::PemItem::Certificate(c)) => certs.push(c),
+                Ok(_) => {}
+                Err(e) => return Err(Error::invalid(format!("root certificates: {e}"))),
+            }
+        }
+        if certs.is_empty() {
+            return Err(Error::invalid("root certificates: no certificate found in the PEM data"));
+        }
+        tls = tls.root_certs(ureq::tls::RootCerts::new_with_certs(&certs));
+    }
+    let builder = Agent::config_builder()
+        .http_status_as_error(false)
+        .tls_config(tls.build())
+        .user_agent(config.user_agent.as_str())
+        .max_redirects(0)
+        .timeout_connect(Some(config.connect_timeout))
+        .timeout_recv_response(Some(config.response_timeout));
+    // A stream's body read must never time out as a whole (both global and recv_body budgets keep
+    // running between reads); a per-read timeout catches a dead socket, the stall timeout of the
+    // reader catches a live socket that only sends pings.
+    let builder = if for_stream {
+        builder.timeout_per_read(Some(config.stall_timeout)).max_idle_connections(0)
+    } else {
+        builder
+    };
+    Ok(builder.build().new_agent())
+}
+
+/// Percent-encodes one path segment (RFC 3986 unreserved characters pass).
+pub(crate) fn encode_segment(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => out.push(b as char),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn closed_session_answers_map_to_session_closed() {
+        let e = status_error("POST /x", 400, br#"{"ok":false,"error":"Cannot append to a closed session"}"#);
+        assert_eq!(e.kind(), ErrorKind::SessionClosed);
+        assert_eq!(e.status(), Some(400));
+        assert!(e.message().contains("Cannot append to a closed session"));
+        let e = status_error("POST /x", 409, br#"{"error":"gone","code":"session_closed","closedReason":"done"}"#);
+        assert_eq!(e.kind(), ErrorKind::SessionClosed);
+        assert!(e.message().contains("closed: done"));
+        let e = status_error("GET /x", 403, br#"{"error":"Unauthorized","code":"unauthorized"}"#);
+        assert_eq!(e.kind(), ErrorKind::Auth);
+        let e = status_error("GET /x", 400, b"Timeout-Seconds must be 1..600");
+        assert_eq!(e.kind(), ErrorKind::Http);
+        assert!(e.message().ends_with("Timeout-Seconds must be 1..600"));
+    }
+
+    #[test]
+    fn segments_are_percent_encoded() {
+        assert_eq!(encode_segment("chat 1/ä"), "chat%201%2F%C3%A4");
+        assert_eq!(encode_segment("session_abc-1.2~x"), "session_abc-1.2~x");
+    }
+}

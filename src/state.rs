@@ -1,0 +1,84 @@
+//! The conversation state an application saves to resume a chat after a restart (PROTOCOL 8).
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// Who starts the agent's runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunMode {
+    /// Today's server: session creation starts the first run and every append starts a
+    /// continuation when the run is gone.
+    Server,
+    /// The seed flow: the client triggers runs (`POST /api/v1/tasks/{id}/trigger`) and
+    /// continuations itself.
+    Client,
+}
+
+/// Saved conversation state, as JSON. Contains the session's public access token: store it as you
+/// would store a password.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SavedState {
+    /// Format version (1).
+    pub version: u32,
+    pub session_id: String,
+    pub chat_id: String,
+    pub task_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_access_token: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_event_id: Option<u64>,
+    pub run_mode: RunMode,
+    #[serde(default)]
+    pub turn_in_flight: bool,
+    /// `.in` seq of the last message sent; a turn-complete that committed it ends the wait.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_message_seq: Option<u64>,
+    /// The last complete assistant message (so a tool approval can be answered after a restart).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_assistant_message: Option<serde_json::Value>,
+    /// Client data sent as `metadata` with every message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<serde_json::Value>,
+}
+
+impl SavedState {
+    pub(crate) const VERSION: u32 = 1;
+
+    /// Parses saved state, checking what a resume needs.
+    pub fn from_json(json: &str) -> Result<SavedState> {
+        let state: SavedState =
+            serde_json::from_str(json).map_err(|e| Error::invalid(format!("saved state is not valid: {e}")))?;
+        if state.version != Self::VERSION {
+            return Err(Error::invalid(format!("saved state version {} is not supported (expected 1)", state.version)));
+        }
+        if state.session_id.is_empty() || state.chat_id.is_empty() {
+            return Err(Error::invalid("saved state lacks sessionId or chatId"));
+        }
+        Ok(state)
+    }
+
+    /// The state as JSON.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("saved state serializes")
+    }
+}
+
+impl std::fmt::Debug for SavedState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SavedState")
+            .field("session_id", &self.session_id)
+            .field("chat_id", &self.chat_id)
+            .field("task_id", &self.task_id)
+            .field("run_id", &self.run_id)
+            .field("public_access_token", &self.public_access_token.as_ref().map(|_| "[redacted]"))
+            .field("last_event_id", &self.last_event_id)
+            .field("run_mode", &self.run_mode)
+            .field("turn_in_flight", &self.turn_in_flight)
+            .finish_non_exhaustive()
+    }
+}

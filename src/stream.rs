@@ -1,0 +1,423 @@
+//! The reader thread of a chat: subscribes to `.out`, decodes it (sse → records → assemble), and
+//! turns what arrives into [`Event`]s, surviving drops, long-poll ends, stalls and token expiry.
+//!
+//! The thread lives as long as the chat. Between turns it sleeps in a channel receive (zero CPU); a
+//! send wakes it with [`Ctl::Subscribe`]. While subscribed it blocks on the socket. Cancellation is an
+//! atomic flag plus `Agent::shutdown` on the stream's own agent, which interrupts a blocked read from
+//! another thread (a shutdown may surface as a clean EOF, hence the flag).
+
+use std::io::Read;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, RecvTimeoutError};
+use ureq::http;
+
+use crate::assemble::Assembler;
+use crate::chat::Shared;
+use crate::error::Error;
+use crate::event::{ChunkEvent, Event, TurnCompleteEvent};
+use crate::http::{encode_segment, status_error, transport_error};
+use crate::log::{log_at, Level};
+use crate::records::{Control, Decoder, StreamItem, TurnComplete};
+use crate::secret::Secret;
+use crate::sse::SseParser;
+use crate::state::RunMode;
+
+/// Messages to the reader thread.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Ctl {
+    /// Read `.out` until the awaited turns are complete.
+    Subscribe { peek_settled: bool },
+    /// Exit.
+    Shutdown,
+}
+
+const READ_BUFFER_BYTES: usize = 16 * 1024;
+
+/// Reconnect delay after `attempt` consecutive failures: `min(100·2^(n-1), 5000) ms × [0.5, 1]`.
+pub(crate) fn backoff(attempt: u32) -> Duration {
+    let base = 100u64.saturating_mul(1u64 << attempt.saturating_sub(1).min(16)).min(5000);
+    let factor = 0.5 + 0.5 * crate::ids::random_unit();
+    Duration::from_millis((base as f64 * factor) as u64)
+}
+
+pub(crate) fn reader_main(shared: Arc<Shared>, ctl: Receiver<Ctl>) {
+    let mut assembler = Assembler::new();
+    while let Ok(Ctl::Subscribe { peek_settled }) = ctl.recv() {
+        if shared.is_cancelled() {
+            return;
+        }
+        // Several sends while idle ask for one subscription.
+        let mut peek = peek_settled;
+        while let Ok(next) = ctl.try_recv() {
+            match next {
+                Ctl::Subscribe { peek_settled } => peek &= peek_settled,
+                Ctl::Shutdown => return,
+            }
+        }
+        let mut sub = Subscription { shared: &shared, ctl: &ctl, assembler: &mut assembler, peek_settled: peek };
+        if sub.run() == Flow::Exit {
+            return;
+        }
+    }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Flow {
+    /// The awaited turns are done (or streaming failed for good): go idle.
+    Idle,
+    /// The chat is cancelled: leave the thread.
+    Exit,
+}
+
+/// How one `.out` connection ended.
+enum End {
+    /// `[DONE]` or a clean EOF: the long-poll window is over.
+    WindowEnd,
+    /// The turn(s) we waited for are complete.
+    TurnsDone,
+    /// The connection failed; reconnect with backoff.
+    Failed(String),
+    /// The chat is cancelled.
+    Cancelled,
+    /// A stream-level error no reconnect fixes.
+    Fatal(Error),
+    /// Client-managed runs: the agent asked for an upgrade; trigger a continuation, then resume.
+    Upgrade,
+    /// The session is closed.
+    Closed,
+}
+
+struct Subscription<'a> {
+    shared: &'a Shared,
+    ctl: &'a Receiver<Ctl>,
+    assembler: &'a mut Assembler,
+    peek_settled: bool,
+}
+
+impl Subscription<'_> {
+    fn run(&mut self) -> Flow {
+        let mut failures = 0u32;
+        let mut auth_retried = false;
+        loop {
+            if self.shared.is_cancelled() {
+                return Flow::Exit;
+            }
+            let mut got_records = false;
+            let end = match self.connect() {
+                Ok(response) => {
+                    auth_retried = false;
+                    let settled = header(&response, "x-session-settled") == Some("true");
+                    let end = self.read(response, &mut got_records);
+                    if settled && matches!(end, End::WindowEnd) {
+                        // The server found the session idle: nothing more is coming for this turn.
+                        self.finish_turns();
+                        return Flow::Idle;
+                    }
+                    end
+                }
+                Err(Connect::Status { status, body }) => {
+                    let err = status_error("GET .out", status, &body);
+                    match status {
+                        401 | 403 if !auth_retried => {
+                            auth_retried = true;
+                            let current = self.shared.session_token();
+                            if self.shared.refreshed_token(&current).is_some() {
+                                continue;
+                            }
+                            End::Fatal(err)
+                        }
+                        400 | 401 | 403 | 404 | 409 | 410 | 422 => End::Fatal(err),
+                        _ => End::Failed(err.message().to_owned()),
+                    }
+                }
+                Err(Connect::Network(e)) => End::Failed(e.message().to_owned()),
+                Err(Connect::Cancelled) => End::Cancelled,
+            };
+            if got_records {
+                failures = 0;
+            }
+            match end {
+                End::Cancelled => return Flow::Exit,
+                End::TurnsDone => return Flow::Idle,
+                End::Closed => return Flow::Idle,
+                End::Fatal(e) => {
+                    log_at!(Level::Error, "chat {}: streaming stopped: {}", self.shared.chat_id, e);
+                    {
+                        let mut c = self.shared.conv();
+                        c.turn_in_flight = false;
+                        c.turns_expected = 0;
+                        c.stream_failed = true;
+                    }
+                    self.shared.emit(Event::Error(e));
+                    return Flow::Idle;
+                }
+                End::Upgrade => {
+                    if let Err(e) = self.shared.ensure_run(true) {
+                        log_at!(Level::Warn, "chat {}: continuation after upgrade failed: {}", self.shared.chat_id, e);
+                        failures += 1;
+                        if self.wait(backoff(failures)) {
+                            return Flow::Exit;
+                        }
+                    }
+                }
+                End::WindowEnd => {
+                    if !self.shared.conv().turn_in_flight {
+                        return Flow::Idle;
+                    }
+                    if !got_records {
+                        // An empty window while we wait: with client-managed runs the run may have
+                        // died; start a continuation so the pending message gets an answer.
+                        if let Err(e) = self.shared.ensure_run(false) {
+                            log_at!(Level::Warn, "chat {}: run check failed: {}", self.shared.chat_id, e);
+                        }
+                        failures += 1;
+                        if self.wait(backoff(failures)) {
+                            return Flow::Exit;
+                        }
+                    }
+                }
+                End::Failed(why) => {
+                    failures += 1;
+                    let delay = backoff(failures);
+                    log_at!(Level::Info, "chat {}: .out dropped ({}); reconnect {} in {:?}", self.shared.chat_id, why, failures, delay);
+                    self.shared.emit(Event::Reconnecting { attempt: failures, delay });
+                    if self.wait(delay) {
+                        return Flow::Exit;
+                    }
+                }
+            }
+            // Only the first connection of a resume may ask the server to peek.
+            self.peek_settled = false;
+        }
+    }
+
+    /// Sleeps `delay` unless cancelled first; true when cancelled.
+    fn wait(&self, delay: Duration) -> bool {
+        let deadline = Instant::now() + delay;
+        loop {
+            if self.shared.is_cancelled() {
+                return true;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            match self.ctl.recv_timeout(left) {
+                Ok(Ctl::Shutdown) | Err(RecvTimeoutError::Disconnected) => return true,
+                Ok(Ctl::Subscribe { .. }) | Err(RecvTimeoutError::Timeout) => {}
+            }
+        }
+    }
+
+    fn connect(&self) -> Result<http::Response<ureq::Body>, Connect> {
+        let http = &self.shared.client.http;
+        let agent = http.stream_agent().map_err(Connect::Network)?;
+        *self.shared.stream_agent.lock().unwrap_or_else(|e| e.into_inner()) = Some(agent.clone());
+        // Checked after publishing the agent: a cancel either sees this agent or we see the flag.
+        if self.shared.is_cancelled() {
+            return Err(Connect::Cancelled);
+        }
+        let token: Secret = self.shared.session_token();
+        let cursor = self.shared.conv().last_event_id;
+        let path = format!("/realtime/v1/sessions/{}/out", encode_segment(&self.shared.session_id));
+        let mut req = crate::http::Request::get(path, &token)
+            .header("accept", "text/event-stream")
+            .header("timeout-seconds", http.config().long_poll.as_secs().to_string());
+        if let Some(c) = cursor {
+            req = req.header("last-event-id", c.to_string());
+        }
+        if self.peek_settled {
+            req = req.header("x-peek-settled", "1");
+        }
+        let request = http.build(&req).map_err(Connect::Network)?;
+        match agent.run(request) {
+            Ok(resp) if resp.status().as_u16() == 200 => Ok(resp),
+            Ok(resp) => {
+                let status = resp.status().as_u16();
+                let mut body = Vec::new();
+                let _ = resp.into_body().into_with_config().limit(64 * 1024).reader().take(64 * 1024).read_to_end(&mut body);
+                Err(Connect::Status { status, body })
+            }
+            Err(_) if self.shared.is_cancelled() => Err(Connect::Cancelled),
+            Err(e) => Err(Connect::Network(transport_error(e, "GET .out"))),
+        }
+    }
+
+    fn read(&mut self, response: http::Response<ureq::Body>, got_records: &mut bool) -> End {
+        let mut reader = response.into_body().into_reader();
+        let mut parser = SseParser::new();
+        let mut decoder = Decoder::with_cursor(self.shared.conv().last_event_id);
+        let mut buf = vec![0u8; READ_BUFFER_BYTES];
+        let mut items = Vec::new();
+        let stall = self.shared.client.http.config().stall_timeout;
+        let mut last_record = Instant::now();
+        loop {
+            let n = match reader.read(&mut buf) {
+                Ok(0) => return if self.shared.is_cancelled() { End::Cancelled } else { End::WindowEnd },
+                Ok(n) => n,
+                Err(e) => {
+                    return if self.shared.is_cancelled() { End::Cancelled } else { End::Failed(format!("read: {e}")) };
+                }
+            };
+            if self.shared.is_cancelled() {
+                return End::Cancelled;
+            }
+            let fed = parser.feed(&buf[..n], |ev| decoder.decode_event(ev.event, ev.data, &mut items));
+            // Publish the cursor before handling: a save_state from a callback must not go back.
+            if let Some(cursor) = decoder.cursor() {
+                self.shared.conv().last_event_id = Some(cursor);
+            }
+            for item in items.drain(..) {
+                if let Some(end) = self.handle(item, got_records, &mut last_record, stall) {
+                    return end;
+                }
+            }
+            if let Err(e) = fed {
+                return End::Fatal(Error::protocol(format!(".out stream: {e}")));
+            }
+        }
+    }
+
+    /// Handles one decoded item; `Some` ends the connection.
+    fn handle(&mut self, item: StreamItem, got_records: &mut bool, last_record: &mut Instant, stall: Duration) -> Option<End> {
+        match item {
+            StreamItem::Chunk(rec) => {
+                *got_records = true;
+                *last_record = Instant::now();
+                if self.shared.conv().skip_until_turn_complete {
+                    return None;
+                }
+                self.assembler.apply(&rec.chunk);
+                let delta = match rec.chunk_type.as_str() {
+                    "text-delta" | "reasoning-delta" => rec.chunk.get("delta").and_then(|d| d.as_str()).map(str::to_owned),
+                    _ => None,
+                };
+                self.shared.emit(Event::Chunk(ChunkEvent {
+                    seq_num: rec.seq_num,
+                    chunk_type: rec.chunk_type,
+                    json: rec.chunk.to_string(),
+                    delta,
+                }));
+                None
+            }
+            StreamItem::Control { control, .. } => {
+                *got_records = true;
+                *last_record = Instant::now();
+                self.control(control)
+            }
+            StreamItem::Ping { .. } => {
+                if last_record.elapsed() > stall {
+                    return Some(End::Failed(format!("no record for {stall:?} (stall)")));
+                }
+                None
+            }
+            StreamItem::Done => Some(End::WindowEnd),
+            StreamItem::ServerError { message } => Some(End::Failed(format!("server error event: {message}"))),
+            StreamItem::DecodeError { seq_num, message } => {
+                *got_records |= seq_num.is_some();
+                log_at!(Level::Warn, "chat {}: undecodable record {:?} skipped: {}", self.shared.chat_id, seq_num, message);
+                None
+            }
+        }
+    }
+
+    fn control(&mut self, control: Control) -> Option<End> {
+        match control {
+            Control::TurnComplete(tc) => self.turn_complete(tc),
+            Control::UpgradeRequired { .. } => {
+                self.shared.emit(Event::UpgradeRequired);
+                if self.shared.conv().run_mode == RunMode::Client {
+                    return Some(End::Upgrade);
+                }
+                None
+            }
+            Control::SessionClosed { reason } => {
+                {
+                    let mut c = self.shared.conv();
+                    c.closed = true;
+                    c.turn_in_flight = false;
+                    c.turns_expected = 0;
+                }
+                self.shared.emit(Event::SessionClosed { reason });
+                Some(End::Closed)
+            }
+            Control::PendingVersion => {
+                self.shared.emit(Event::PendingVersion);
+                None
+            }
+            Control::Unknown { subtype } => {
+                log_at!(Level::Debug, "chat {}: ignoring control record {subtype:?}", self.shared.chat_id);
+                None
+            }
+        }
+    }
+
+    fn turn_complete(&mut self, tc: TurnComplete) -> Option<End> {
+        let message = self.assembler.message();
+        let message_value = serde_json::to_value(message).ok();
+        let event = TurnCompleteEvent {
+            message_json: self.assembler.to_json(),
+            message_id: self.assembler.message_id().map(str::to_owned),
+            finish_reason: self.assembler.finish_reason().map(str::to_owned),
+            error_text: self.assembler.error_text().map(str::to_owned),
+            stopped: false,
+            pending_approvals: self.assembler.pending_approvals().into_iter().map(|p| p.approval_id).collect(),
+        };
+        let empty = self.assembler.is_empty();
+        self.assembler.reset();
+        let (event, more, closed) = {
+            let mut c = self.shared.conv();
+            if let Some(token) = tc.public_access_token {
+                c.token = token;
+            }
+            let stopped = std::mem::take(&mut c.skip_until_turn_complete);
+            if !stopped && !empty {
+                c.last_assistant = message_value;
+            }
+            c.turns_expected = c.turns_expected.saturating_sub(1);
+            // The agent tells which `.in` records it has committed; a later message of ours means
+            // another turn is coming. Without that header, count turns.
+            let more = match (tc.session_in_event_id, c.last_message_seq) {
+                (Some(committed), Some(sent)) => committed < sent,
+                _ => c.turns_expected > 0,
+            };
+            if tc.session_closed {
+                c.closed = true;
+            }
+            c.turn_in_flight = more && !tc.session_closed;
+            if !c.turn_in_flight {
+                c.turns_expected = 0;
+            }
+            (TurnCompleteEvent { stopped, ..event }, c.turn_in_flight, tc.session_closed)
+        };
+        self.shared.emit(Event::TurnComplete(event));
+        if closed {
+            self.shared.emit(Event::SessionClosed { reason: tc.session_closed_reason });
+            return Some(End::Closed);
+        }
+        if more {
+            None
+        } else {
+            Some(End::TurnsDone)
+        }
+    }
+
+    fn finish_turns(&self) {
+        let mut c = self.shared.conv();
+        c.turn_in_flight = false;
+        c.turns_expected = 0;
+        c.skip_until_turn_complete = false;
+    }
+}
+
+enum Connect {
+    Status { status: u16, body: Vec<u8> },
+    Network(Error),
+    Cancelled,
+}
+
+fn header<'a>(response: &'a http::Response<ureq::Body>, name: &str) -> Option<&'a str> {
+    response.headers().get(name).and_then(|v| v.to_str().ok())
+}
