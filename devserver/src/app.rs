@@ -129,7 +129,18 @@ impl App {
             p["previousRunId"] = prev.into();
         }
         p["sessionId"] = s.id.clone().into();
+        Self::carry_idle_timeout(&s.trigger_config, &mut p);
         p
+    }
+
+    /// The official clients put `idleTimeoutInSeconds` in triggerConfig, beside basePayload;
+    /// the server hands it to the run in its payload, where the agent reads it.
+    pub fn carry_idle_timeout(trigger_config: &Value, payload: &mut Value) {
+        if payload.get("idleTimeoutInSeconds").is_none() {
+            if let Some(t) = trigger_config.get("idleTimeoutInSeconds").filter(|t| t.is_number()) {
+                payload["idleTimeoutInSeconds"] = t.clone();
+            }
+        }
     }
 }
 

@@ -117,6 +117,7 @@ pub async fn create(State(app): State<Arc<App>>, headers: HeaderMap, body: Body)
     let run_id = if app.config.runs == RunMode::Server {
         let mut payload = trigger_config["basePayload"].clone();
         payload["sessionId"] = json!(id);
+        App::carry_idle_timeout(trigger_config, &mut payload);
         app.start_run(&mut store, &id, payload)
     } else {
         None

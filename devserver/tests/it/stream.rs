@@ -129,7 +129,7 @@ fn pings_and_the_long_poll_window() {
     let took = started.elapsed();
     assert!(done, "[DONE] ends the window");
     assert_eq!(sse.end, End::Clean);
-    assert!(pings >= 5, "pings every 50 ms, got {pings}");
+    assert!(pings >= 3, "pings every 50 ms, got {pings}");
     assert!(took >= Duration::from_millis(950) && took < Duration::from_secs(3), "{took:?}");
 }
 
