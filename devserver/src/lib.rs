@@ -2,9 +2,9 @@
 //! and fault injection, so tchat's examples, tests and benchmarks run on one machine with no
 //! account and no network.
 //!
-//! The wire behaviour follows `PROTOCOL.md`; the demo agent's texts are documented on
-//! [`agent`]. Tests start it in-process with [`DevServer::start`], which needs no tokio runtime
-//! from the caller: the server owns one.
+//! The wire behaviour follows `PROTOCOL.md`; the demo agent's exact texts, the fault JSON and
+//! the `/__devserver` routes are listed in `devserver/README.md`. Tests start it in-process with
+//! [`DevServer::start`], which needs no tokio runtime from the caller: the server owns one.
 
 mod agent;
 mod app;

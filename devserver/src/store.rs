@@ -229,12 +229,13 @@ impl Session {
 
     /// Records after the cursor (all when `None`), at most `max`.
     pub fn records_after(&self, cursor: Option<u64>, max: usize) -> Vec<OutRecord> {
-        self.out
-            .iter()
-            .filter(|r| cursor.is_none_or(|c| r.seq_num > c))
-            .take(max)
-            .cloned()
-            .collect()
+        // Seqs in `out` are consecutive (trim only drops from the front), so the cursor maps
+        // straight to an index: no scan per wake-up, however long a turn grows.
+        let start = match (cursor, self.out.front()) {
+            (Some(c), Some(front)) => usize::try_from((c + 1).saturating_sub(front.seq_num)).unwrap_or(usize::MAX),
+            _ => 0,
+        };
+        self.out.range(start.min(self.out.len())..).take(max).cloned().collect()
     }
 
     /// Whether the newest non-command record is a turn-complete: the agent is idle.
