@@ -14,6 +14,7 @@ use crossbeam_channel::{Receiver, Sender};
 use serde_json::{json, Value};
 
 use crate::api;
+use crate::assemble::Assembler;
 use crate::client::Client;
 use crate::error::{Error, ErrorKind, Result};
 use crate::event::Event;
@@ -130,6 +131,8 @@ pub(crate) struct Conv {
     /// Turns the reader still waits for, for agents that send no `session-in-event-id`.
     pub turns_expected: u32,
     pub skip_until_turn_complete: bool,
+    /// The assistant message of the turn in flight, as assembled so far.
+    pub assembler: Assembler,
     pub last_assistant: Option<Value>,
     pub metadata: Option<Value>,
     pub closed: bool,
@@ -243,6 +246,11 @@ impl Shared {
             turn_in_flight: c.turn_in_flight,
             last_message_seq: c.last_message_seq,
             last_assistant_message: c.last_assistant.clone(),
+            partial_assistant_message: if c.turn_in_flight && !c.assembler.is_empty() {
+                serde_json::to_value(c.assembler.message()).ok()
+            } else {
+                None
+            },
             metadata: c.metadata.clone(),
         }
     }
@@ -329,6 +337,7 @@ impl Chat {
             last_message_seq: None,
             turns_expected: 0,
             skip_until_turn_complete: false,
+            assembler: Assembler::new(),
             last_assistant: None,
             metadata: options.metadata.clone(),
             closed: false,
@@ -374,6 +383,13 @@ impl Chat {
             last_message_seq: saved.last_message_seq,
             turns_expected: u32::from(saved.turn_in_flight),
             skip_until_turn_complete: false,
+            // A turn saved mid-stream goes on assembling into the part received before the restart.
+            assembler: saved
+                .partial_assistant_message
+                .clone()
+                .and_then(|m| serde_json::from_value(m).ok())
+                .map(Assembler::from_message)
+                .unwrap_or_default(),
             last_assistant: saved.last_assistant_message.clone(),
             metadata: saved.metadata.clone(),
             closed: false,

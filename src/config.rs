@@ -136,7 +136,9 @@ impl ClientConfig {
         self
     }
 
-    /// Extra root certificates (PEM, one or more) trusted besides the bundled web PKI roots.
+    /// Root certificates (PEM, one or more) for a private CA, e.g. a self-hosted Trigger.dev or a
+    /// TLS-inspecting proxy. When given, these are the roots trusted *instead of* the bundled Mozilla
+    /// set (ureq's rustls setup takes one root store); include a public root too if you need both.
     pub fn with_extra_root_certs_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
         self.extra_root_certs_pem = pem.into();
         self

@@ -41,6 +41,10 @@ pub struct SavedState {
     /// The last complete assistant message (so a tool approval can be answered after a restart).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_assistant_message: Option<serde_json::Value>,
+    /// The assistant message of a turn saved mid-stream, as assembled so far: the restored chat
+    /// goes on assembling into it, so its turn-complete carries the whole message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partial_assistant_message: Option<serde_json::Value>,
     /// Client data sent as `metadata` with every message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<serde_json::Value>,

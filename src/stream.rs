@@ -13,7 +13,6 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 use ureq::http;
 
-use crate::assemble::Assembler;
 use crate::chat::Shared;
 use crate::error::Error;
 use crate::event::{ChunkEvent, Event, TurnCompleteEvent};
@@ -43,7 +42,6 @@ pub(crate) fn backoff(attempt: u32) -> Duration {
 }
 
 pub(crate) fn reader_main(shared: Arc<Shared>, ctl: Receiver<Ctl>) {
-    let mut assembler = Assembler::new();
     while let Ok(Ctl::Subscribe { peek_settled }) = ctl.recv() {
         if shared.is_cancelled() {
             return;
@@ -56,7 +54,7 @@ pub(crate) fn reader_main(shared: Arc<Shared>, ctl: Receiver<Ctl>) {
                 Ctl::Shutdown => return,
             }
         }
-        let mut sub = Subscription { shared: &shared, ctl: &ctl, assembler: &mut assembler, peek_settled: peek };
+        let mut sub = Subscription { shared: &shared, ctl: &ctl, peek_settled: peek };
         if sub.run() == Flow::Exit {
             return;
         }
@@ -92,7 +90,6 @@ enum End {
 struct Subscription<'a> {
     shared: &'a Shared,
     ctl: &'a Receiver<Ctl>,
-    assembler: &'a mut Assembler,
     peek_settled: bool,
 }
 
@@ -286,10 +283,13 @@ impl Subscription<'_> {
             StreamItem::Chunk(rec) => {
                 *got_records = true;
                 *last_record = Instant::now();
-                if self.shared.conv().skip_until_turn_complete {
-                    return None;
+                {
+                    let mut c = self.shared.conv();
+                    if c.skip_until_turn_complete {
+                        return None;
+                    }
+                    c.assembler.apply(&rec.chunk);
                 }
-                self.assembler.apply(&rec.chunk);
                 let delta = match rec.chunk_type.as_str() {
                     "text-delta" | "reasoning-delta" => rec.chunk.get("delta").and_then(|d| d.as_str()).map(str::to_owned),
                     _ => None,
@@ -355,20 +355,20 @@ impl Subscription<'_> {
     }
 
     fn turn_complete(&mut self, tc: TurnComplete) -> Option<End> {
-        let message = self.assembler.message();
-        let message_value = serde_json::to_value(message).ok();
-        let event = TurnCompleteEvent {
-            message_json: self.assembler.to_json(),
-            message_id: self.assembler.message_id().map(str::to_owned),
-            finish_reason: self.assembler.finish_reason().map(str::to_owned),
-            error_text: self.assembler.error_text().map(str::to_owned),
-            stopped: false,
-            pending_approvals: self.assembler.pending_approvals().into_iter().map(|p| p.approval_id).collect(),
-        };
-        let empty = self.assembler.is_empty();
-        self.assembler.reset();
         let (event, more, closed) = {
             let mut c = self.shared.conv();
+            let a = &c.assembler;
+            let message_value = serde_json::to_value(a.message()).ok();
+            let event = TurnCompleteEvent {
+                message_json: a.to_json(),
+                message_id: a.message_id().map(str::to_owned),
+                finish_reason: a.finish_reason().map(str::to_owned),
+                error_text: a.error_text().map(str::to_owned),
+                stopped: false,
+                pending_approvals: a.pending_approvals().into_iter().map(|p| p.approval_id).collect(),
+            };
+            let empty = a.is_empty();
+            c.assembler.reset();
             if let Some(token) = tc.public_access_token {
                 c.token = token;
             }

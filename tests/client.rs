@@ -268,6 +268,8 @@ fn restore_mid_turn_gets_the_rest_without_duplicates() {
         reference.send_text("/slow 60").unwrap();
         expected.text = collect_turn(&reference).text;
         assert_eq!(format!("{}{}", first_part.text, rest.text), expected.text);
+        // The message assembled after the restore is the whole reply, not only its rest.
+        assert_eq!(rest.message_text(), expected.text);
     });
 }
 
