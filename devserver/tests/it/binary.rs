@@ -43,3 +43,21 @@ fn shutdown_is_prompt_with_open_streams() {
     assert!(started.elapsed() < Duration::from_secs(3));
     assert_ne!(sse.read_to_end(), End::Open);
 }
+
+#[test]
+fn the_server_handle_can_be_shared_across_threads() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<tchat_devserver::DevServer>();
+    assert_send_sync::<tchat_devserver::Config>();
+    assert_send_sync::<tchat_devserver::Faults>();
+}
+
+#[test]
+fn dropping_inside_another_runtime_does_not_panic() {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let s = server();
+        assert!(s.base_url().starts_with("http://127.0.0.1:"));
+        drop(s);
+    });
+}
