@@ -17,7 +17,7 @@ build:
 	$(CARGO) build --release --workspace
 
 ## make test: everything CI runs.
-test: test-rust check-header check-header-compile build
+test: test-rust check-header check-header-compile build test-conformance
 	@echo "make test: all checks passed"
 
 test-rust:
@@ -47,6 +47,18 @@ demo: build
 
 bench:
 	$(CARGO) bench --bench decode $(if $(BENCH_OUT_FILE),-- --file $(BENCH_OUT_FILE))
+
+## make test-conformance: the official AgentChat (@trigger.dev/sdk, pinned by tests/conformance's
+## lockfile) holds a whole conversation against the devserver.
+.PHONY: test-conformance
+CONFORMANCE := tests/conformance
+test-conformance: $(CONFORMANCE)/node_modules/.package-lock.json
+	$(CARGO) build --release -p tchat-devserver
+	cd $(CONFORMANCE) && TCHAT_DEVSERVER=$(CURDIR)/$(RELEASE)/tchat-devserver node conformance.mjs
+
+$(CONFORMANCE)/node_modules/.package-lock.json: $(CONFORMANCE)/package.json $(CONFORMANCE)/package-lock.json
+	cd $(CONFORMANCE) && npm ci --no-audit --no-fund
+	@touch $@
 
 clean:
 	$(CARGO) clean
