@@ -9,7 +9,7 @@ PREFIX   ?= /usr/local
 RELEASE  := target/release
 BUILD_C  := build-c
 
-.PHONY: all build test test-rust check-header check-header-compile demo bench clean
+.PHONY: all build test test-rust check-header check-header-compile demo bench clean examples test-c install
 
 all: build
 
@@ -17,7 +17,7 @@ build:
 	$(CARGO) build --release --workspace
 
 ## make test: everything CI runs.
-test: test-rust check-header check-header-compile build test-conformance
+test: test-rust check-header check-header-compile build test-c test-conformance
 	@echo "make test: all checks passed"
 
 test-rust:
@@ -40,10 +40,12 @@ check-header-compile:
 	$(CC) -std=c99 -Wall -Wextra -Werror -pedantic -Iinclude -fsyntax-only $(BUILD_C)/header_c99.c
 	printf '#include "tchat.h"\nint main() { return tchat_version() == nullptr; }\n' > $(BUILD_C)/header_cxx11.cpp
 	$(CXX) -std=c++11 -Wall -Wextra -Werror -pedantic -Iinclude -fsyntax-only $(BUILD_C)/header_cxx11.cpp
+	$(CXX) -std=c++11 -Wall -Wextra -Werror -pedantic -Iinclude -fsyntax-only tests/c/cxx_smoke.cpp
 
-demo: build
-	@echo "tchat: the library and devserver are built."
-	@echo "The scripted C chat demo arrives with the C API (issue 5); until then there is nothing to run."
+## make demo: the C chat example through a short scripted conversation against a local devserver
+## (a message, a tool call approved, a slow reply stopped mid-stream with /stop, /quit).
+demo: build examples
+	@TCHAT_DEVSERVER_ARGS="--delta-delay-ms 40" tests/c/run.sh tests/c/demo.sh $(BUILD_C)/chat
 
 bench:
 	$(CARGO) bench --bench decode $(if $(BENCH_OUT_FILE),-- --file $(BENCH_OUT_FILE))
@@ -59,6 +61,77 @@ test-conformance: $(CONFORMANCE)/node_modules/.package-lock.json
 $(CONFORMANCE)/node_modules/.package-lock.json: $(CONFORMANCE)/package.json $(CONFORMANCE)/package-lock.json
 	cd $(CONFORMANCE) && npm ci --no-audit --no-fund
 	@touch $@
+
+# --- The C API: examples, C tests, install ----------------------------------------------------------
+# Examples and tests are built like a user's program: with only include/tchat.h and the built
+# library, found through pkg-config (build-c/tchat.pc points at the build tree). They depend on
+# `build` (the whole workspace) rather than on `cargo build --lib`: the two select different
+# packages, so cargo unifies dependency features differently and would rebuild tchat each time.
+
+C_FLAGS      := -std=c99 -Wall -Wextra -Werror -pedantic -g -O1
+CXX_FLAGS    := -std=c++11 -Wall -Wextra -Werror -pedantic -g -O1
+TCHAT_VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
+ifeq ($(shell uname -s),Darwin)
+SO_EXT       := dylib
+LIBS_PRIVATE := -lSystem -lc -lm
+else
+SO_EXT       := so
+LIBS_PRIVATE := -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc
+endif
+PKG_BUILD    := PKG_CONFIG_PATH=$(CURDIR)/$(BUILD_C) pkg-config
+C_TESTS      := test_api test_chat test_threads
+EXAMPLES     := chat poll_loop
+VALGRIND     ?= valgrind --leak-check=full --show-leak-kinds=definite --errors-for-leak-kinds=definite --error-exitcode=1 --quiet
+
+# tchat.pc.in with its @...@ values: $(call make_pc,prefix,includedir,libdir)
+make_pc = sed -e 's|@PREFIX@|$(1)|' -e 's|@INCLUDEDIR@|$(2)|' -e 's|@LIBDIR@|$(3)|' \
+	-e 's|@VERSION@|$(TCHAT_VERSION)|' -e 's|@LIBS_PRIVATE@|$(LIBS_PRIVATE)|' tchat.pc.in
+
+$(BUILD_C)/tchat.pc: tchat.pc.in Cargo.toml Makefile
+	@mkdir -p $(BUILD_C)
+	$(call make_pc,$(CURDIR),$${prefix}/include,$${prefix}/$(RELEASE)) > $@
+
+## make examples: examples-c/*.c -> build-c/, against the header and libtchat only (pkg-config).
+examples: build $(BUILD_C)/tchat.pc
+	@for e in $(EXAMPLES); do \
+		echo "  CC  examples-c/$$e.c -> $(BUILD_C)/$$e"; \
+		$(CC) $(C_FLAGS) $$($(PKG_BUILD) --cflags tchat) examples-c/$$e.c -o $(BUILD_C)/$$e \
+			$$($(PKG_BUILD) --libs tchat) -Wl,-rpath,$$($(PKG_BUILD) --variable=libdir tchat) || exit 1; \
+	done
+
+## make test-c: the C tests (and the examples, a static link, C++ and an installed copy) under
+## valgrind, against a devserver that tests/c/run.sh starts on a free port and always stops.
+test-c: build examples
+	@for t in $(C_TESTS); do \
+		echo "  CC  tests/c/$$t.c -> $(BUILD_C)/$$t"; \
+		$(CC) $(C_FLAGS) $$($(PKG_BUILD) --cflags tchat) tests/c/$$t.c -o $(BUILD_C)/$$t \
+			$$($(PKG_BUILD) --libs tchat) -lpthread -Wl,-rpath,$$($(PKG_BUILD) --variable=libdir tchat) || exit 1; \
+	done
+	@echo "  CC  tests/c/test_api.c -> $(BUILD_C)/test_api-static (libtchat.a)"
+	@$(CC) $(C_FLAGS) $$($(PKG_BUILD) --cflags tchat) tests/c/test_api.c -o $(BUILD_C)/test_api-static \
+		$$($(PKG_BUILD) --variable=libdir tchat)/libtchat.a $$($(PKG_BUILD) --static --libs-only-l tchat | sed 's/-ltchat//')
+	@echo "  CXX tests/c/cxx_smoke.cpp -> $(BUILD_C)/cxx_smoke"
+	@$(CXX) $(CXX_FLAGS) $$($(PKG_BUILD) --cflags tchat) tests/c/cxx_smoke.cpp -o $(BUILD_C)/cxx_smoke \
+		$$($(PKG_BUILD) --libs tchat) -lpthread -Wl,-rpath,$$($(PKG_BUILD) --variable=libdir tchat)
+	@rm -rf $(BUILD_C)/stage
+	@$(MAKE) --no-print-directory install PREFIX=$(CURDIR)/$(BUILD_C)/stage >/dev/null
+	@echo "  CC  examples-c/poll_loop.c -> $(BUILD_C)/poll_loop-installed (against make install)"
+	@PKG_CONFIG_PATH=$(CURDIR)/$(BUILD_C)/stage/lib/pkgconfig; export PKG_CONFIG_PATH; \
+		$(CC) $(C_FLAGS) $$(pkg-config --cflags tchat) examples-c/poll_loop.c -o $(BUILD_C)/poll_loop-installed \
+		$$(pkg-config --libs tchat) -Wl,-rpath,$$(pkg-config --variable=libdir tchat)
+	@command -v valgrind >/dev/null || { echo "test-c: valgrind is missing (set VALGRIND= to run without it)"; [ -z "$(VALGRIND)" ]; }
+	VALGRIND="$(VALGRIND)" tests/c/run.sh tests/c/run_tests.sh \
+		$(addprefix $(BUILD_C)/,$(C_TESTS)) $(BUILD_C)/test_api-static $(BUILD_C)/cxx_smoke \
+		"$(BUILD_C)/poll_loop-installed hello" "tests/c/chat_smoke.sh $(BUILD_C)"
+
+## make install PREFIX=...: libtchat.so/.a in lib/, tchat.h and module.modulemap in include/tchat/
+## (so the module map stays next to its header), and lib/pkgconfig/tchat.pc.
+install: build
+	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include/tchat
+	install -m 644 include/tchat.h include/module.modulemap $(DESTDIR)$(PREFIX)/include/tchat/
+	install -m 755 $(RELEASE)/libtchat.$(SO_EXT) $(DESTDIR)$(PREFIX)/lib/
+	install -m 644 $(RELEASE)/libtchat.a $(DESTDIR)$(PREFIX)/lib/
+	$(call make_pc,$(PREFIX),$${prefix}/include/tchat,$${prefix}/lib) > $(DESTDIR)$(PREFIX)/lib/pkgconfig/tchat.pc
 
 clean:
 	$(CARGO) clean

@@ -1,0 +1,645 @@
+//! `tchat_chat` (one conversation) and its builder `tchat_chat_options`.
+
+use std::ffi::CString;
+use std::os::raw::{c_char, c_int, c_void};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use serde_json::Value;
+
+use super::client::{tchat_client, tchat_user_data_free_callback};
+use super::event::tchat_event;
+use super::{
+    arg_mut, arg_opt_str, arg_out, arg_ref, arg_str, c_string, ffi_boundary, ffi_getter, owned_c_string,
+    tchat_status, write_out, Fail, UserData, UserDataGuard,
+};
+use crate::chat::{Chat, ChatOptions, TriggerConfig};
+use crate::event::Event;
+
+/// One conversation with a `chat.agent`: open it with `tchat_chat_open` (or `tchat_chat_restore`),
+/// send with `tchat_chat_send_text` and friends, receive its events through a callback
+/// (`tchat_chat_set_callback`) or by polling (`tchat_chat_next_event`), and free it with
+/// `tchat_chat_free`.
+///
+/// Thread safety: every function may be called from any thread, concurrently; calls are serialized
+/// internally where needed. Each chat has one reader thread of its own, which receives the stream
+/// and runs the event callback. `tchat_chat_free` must be the last call: no other thread may be
+/// using the chat while (or after) it is freed.
+pub struct tchat_chat {
+    /// `None` once `tchat_chat_free` has taken the chat out (it is being dropped). Every call holds
+    /// the read lock; free takes the write lock only to take the chat out, then drops it unlocked,
+    /// so a callback that calls into the chat meanwhile gets `TCHAT_INVALID_STATE`, never a deadlock.
+    inner: RwLock<Option<Chat>>,
+    session_id: CString,
+    chat_id: CString,
+}
+
+impl tchat_chat {
+    fn new(chat: Chat) -> tchat_chat {
+        tchat_chat {
+            session_id: c_string(chat.session_id()),
+            chat_id: c_string(chat.chat_id()),
+            inner: RwLock::new(Some(chat)),
+        }
+    }
+
+    /// Runs `f` with the chat, unless it is being freed.
+    fn with<R>(&self, f: impl FnOnce(&Chat) -> Result<R, Fail>) -> Result<R, Fail> {
+        let guard = self.inner.read().unwrap_or_else(|e| e.into_inner());
+        match guard.as_ref() {
+            Some(chat) => f(chat),
+            None => Err(Fail::state("the chat is being freed")),
+        }
+    }
+}
+
+/// Runs `f` with the chat behind `chat` (NULL-checked).
+///
+/// # Safety
+/// `chat` is NULL or a live `tchat_chat`.
+unsafe fn with_chat<R>(chat: *const tchat_chat, f: impl FnOnce(&Chat) -> Result<R, Fail>) -> Result<R, Fail> {
+    // SAFETY: the caller's contract.
+    unsafe { arg_ref(chat, "chat") }?.with(f)
+}
+
+/// How to open a conversation: a builder for `tchat_chat_open`. Create with
+/// `tchat_chat_options_new`, set at least the task id, open, then free with
+/// `tchat_chat_options_free` (the chat keeps its own copy). All strings are copied.
+///
+/// Thread safety: not shareable; use one options object from one thread at a time.
+#[derive(Default)]
+pub struct tchat_chat_options {
+    task_id: Option<String>,
+    chat_id: Option<String>,
+    metadata: Option<Value>,
+    trigger_config: TriggerConfig,
+    first_message: Option<String>,
+}
+
+/// A new, empty options object. Never NULL. Free it with `tchat_chat_options_free`.
+#[no_mangle]
+pub extern "C" fn tchat_chat_options_new() -> *mut tchat_chat_options {
+    ffi_getter!(std::ptr::null_mut(), { Box::into_raw(Box::default()) })
+}
+
+/// Frees an options object (NULL is ignored). Chats opened with it are not affected.
+#[no_mangle]
+pub unsafe extern "C" fn tchat_chat_options_free(options: *mut tchat_chat_options) {
+    ffi_getter!((), {
+        if !options.is_null() {
+            // SAFETY: `options` came from `tchat_chat_options_new` and is freed once.
+            drop(unsafe { Box::from_raw(options) });
+        }
+    })
+}
+
+/// Sets the agent's task identifier (required), e.g. `"my-chat"`.
+#[no_mangle]
+pub unsafe extern "C" fn tchat_chat_options_set_task_id(
+    options: *mut tchat_chat_options,
+    task_id: *const c_char,
+) -> tchat_status {
+    ffi_boundary!({
+        let options = unsafe { arg_mut(options, "options") }?;
+        let task_id = unsafe { arg_str(task_id, "task_id") }?;
+        if task_id.is_empty() {
+            return Err(Fail::invalid("task_id is empty"));
+        }
+        options.task_id = Some(task_id.to_owned());
+        Ok(())
+    })
+}
+
+/// Sets your stable conversation id (the session's external id): 1..256 characters, not starting
+/// with `"session_"`. Opening the same chat id again joins the existing conversation. Without it, a
+/// random chat id is used.
+#[no_mangle]
+pub unsafe extern "C" fn tchat_chat_options_set_chat_id(
+    options: *mut tchat_chat_options,
+    chat_id: *const c_char,
+) -> tchat_status {
+    ffi_boundary!({
+        let options = unsafe { arg_mut(options, "options") }?;
+        let chat_id = unsafe { arg_str(chat_id, "chat_id") }?;
+        if chat_id.is_empty() || chat_id.len() > 256 || chat_id.starts_with("session_") {
+            return Err(Fail::invalid("chat_id must be 1..256 characters and must not start with \"session_\""));
+        }
+        options.chat_id = Some(chat_id.to_owned());
+        Ok(())
+    })
+}
+
+/// Sets client data (JSON text, e.g. `{"userId":"u1"}`) sent as `metadata` with the first run and
+/// every message. Invalid JSON is `TCHAT_INVALID_ARGUMENT`.
+#[no_mangle]
+pub unsafe extern "C" fn tchat_chat_options_set_metadata_json(
+    options: *mut tchat_chat_options,
+    metadata_json: *const c_char,
+) -> tchat_status {
+    ffi_boundary!({
+        let options = unsafe { arg_mut(options, "options") }?;
+        let text = unsafe { arg_str(metadata_json, "metadata_json") }?;
+        let value: Value =
+            serde_json::from_str(text).map_err(|e| Fail::invalid(format!("metadata_json is not valid JSON: {e}")))?;
+        options.metadata = Some(value);
+        Ok(())
+    })
+}
+
+/// Sets the machine preset of the agent's runs, e.g. `"small-1x"`.
+#[no_mangle]
+pub unsafe extern "C" fn tchat_chat_options_set_machine(
+    options: *mut tchat_chat_options,
+    machine: *const c_char,
+) -> tchat_status {
+    ffi_boundary!({
+        let options = unsafe { arg_mut(options, "options") }?;
+        options.trigger_config.machine = Some(unsafe { arg_str(machine, "machine") }?.to_owned());
+        Ok(())
+    })
+}
+
+/// Sets the queue of the agent's runs.
+#[no_mangle]
+pub unsafe extern "C" fn tchat_chat_options_set_queue(
+    options: *mut tchat_chat_options,
+    queue: *const c_char,
+) -> tchat_status {
+    ffi_boundary!({
+        let options = unsafe { arg_mut(options, "options") }?;
+        options.trigger_config.queue = Some(unsafe { arg_str(queue, "queue") }?.to_owned());
+        Ok(())
+    })
+}
+
+/// Adds one tag to the agent's runs (call once per tag). Without tags, runs are tagged
+/// `chat:<chat id>`.
+#[no_mangle]
+pub unsafe extern "C" fn tchat_chat_options_add_tag(
+    options: *mut tchat_chat_options,
+    tag: *const c_char,
+) -> tchat_status {
+    ffi_boundary!({
+        let options = unsafe { arg_mut(options, "options") }?;
+        let tag = unsafe { arg_str(tag, "tag") }?;
+        if tag.is_empty() {
+            return Err(Fail::invalid("tag is empty"));
+        }
+        options.trigger_config.tags.push(tag.to_owned());
+        Ok(())
+    })
+}
+
+/// Sets the maximum attempts of each agent run (>= 1).
+#[no_mangle]
+pub unsafe extern "C" fn tchat_chat_options_set_max_attempts(
+    options: *mut tchat_chat_options,
+    max_attempts: u32,
+) -> tchat_status {
+    ffi_boundary!({
+        let options = unsafe { arg_mut(options, "options") }?;
+        if max_attempts == 0 {
+            return Err(Fail::invalid("max_attempts must be at least 1"));
+        }
+        options.trigger_config.max_attempts = Some(max_attempts);
+        Ok(())
+    })
+}
+
+/// Sets the maximum duration of each agent run, in seconds (> 0).
+#[no_mangle]
+pub unsafe extern "C" fn tchat_chat_options_set_max_duration_secs(
+    options: *mut tchat_chat_options,
+    seconds: u64,
+) -> tchat_status {
+    ffi_boundary!({
+        let options = unsafe { arg_mut(options, "options") }?;
+        if seconds == 0 {
+            return Err(Fail::invalid("max duration must be > 0 seconds"));
+        }
+        options.trigger_config.max_duration_secs = Some(seconds);
+        Ok(())
+    })
+}
+
+/// Sets how long the agent's run waits idle for the next message before it ends, in seconds (> 0).
+/// A message after that starts a continuation run transparently.
+#[no_mangle]
+pub unsafe extern "C" fn tchat_chat_options_set_idle_timeout_secs(
+    options: *mut tchat_chat_options,
+    seconds: u64,
+) -> tchat_status {
+    ffi_boundary!({
+        let options = unsafe { arg_mut(options, "options") }?;
+        if seconds == 0 {
+            return Err(Fail::invalid("idle timeout must be > 0 seconds"));
+        }
+        options.trigger_config.idle_timeout_secs = Some(seconds);
+        Ok(())
+    })
+}
+
+/// Sets further `triggerConfig` fields as a JSON object, merged as they are (e.g.
+/// `{"lockToVersion":"20250101.1","region":"eu"}`). Not an object: `TCHAT_INVALID_ARGUMENT`.
+#[no_mangle]
+pub unsafe extern "C" fn tchat_chat_options_set_trigger_config_json(
+    options: *mut tchat_chat_options,
+    trigger_config_json: *const c_char,
+) -> tchat_status {
+    ffi_boundary!({
+        let options = unsafe { arg_mut(options, "options") }?;
+        let text = unsafe { arg_str(trigger_config_json, "trigger_config_json") }?;
+        let value: Value = serde_json::from_str(text)
+            .map_err(|e| Fail::invalid(format!("trigger_config_json is not valid JSON: {e}")))?;
+        match value {
+            Value::Object(map) => options.trigger_config.extra = Some(map),
+            _ => return Err(Fail::invalid("trigger_config_json must be a JSON object")),
+        }
+        Ok(())
+    })
+}
+
+/// Starts the conversation with this user message (text) instead of preloading the agent: the
+/// reply streams as soon as the chat is open.
+#[no_mangle]
+pub unsafe extern "C" fn tchat_chat_options_set_first_message(
+    options: *mut tchat_chat_options,
+    text: *const c_char,
+) -> tchat_status {
+    ffi_boundary!({
+        let options = unsafe { arg_mut(options, "options") }?;
+        options.first_message = Some(unsafe { arg_str(text, "text") }?.to_owned());
+        Ok(())
+    })
+}
+
+/// Opens a conversation: creates the session (idempotent on the chat id) and starts the agent's run
+/// (preloaded, or with the first message). Blocks for the HTTP round trips (bounded by the client's
+/// timeouts and retry policy).
+///
+/// On success writes a new chat to `*out_chat` (free with `tchat_chat_free`). Events start flowing
+/// at once: install a callback right after opening if you want one (events that arrive before are
+/// kept for `tchat_chat_next_event`). On failure `*out_chat` is untouched.
+#[no_mangle]
+pub unsafe extern "C" fn tchat_chat_open(
+    client: *const tchat_client,
+    options: *const tchat_chat_options,
+    out_chat: *mut *mut tchat_chat,
+) -> tchat_status {
+    ffi_boundary!({
+        let client = unsafe { arg_ref(client, "client") }?;
+        let options = unsafe { arg_ref(options, "options") }?;
+        let out = arg_out(out_chat, "out_chat")?;
+        let task_id = options
+            .task_id
+            .clone()
+            .ok_or_else(|| Fail::invalid("no task id: call tchat_chat_options_set_task_id first"))?;
+        let chat = client.client.open(ChatOptions {
+            task_id,
+            chat_id: options.chat_id.clone(),
+            metadata: options.metadata.clone(),
+            trigger_config: options.trigger_config.clone(),
+            first_message: options.first_message.clone(),
+        })?;
+        unsafe { write_out(out, Box::into_raw(Box::new(tchat_chat::new(chat)))) };
+        Ok(())
+    })
+}
+
+/// Resumes a conversation from the JSON that `tchat_chat_save_state` produced (e.g. after an app
+/// restart). If a turn was streaming when the state was saved, its remaining chunks stream again,
+/// without duplicates. On success writes a new chat to `*out_chat` (free with `tchat_chat_free`).
+#[no_mangle]
+pub unsafe extern "C" fn tchat_chat_restore(
+    client: *const tchat_client,
+    state_json: *const c_char,
+    out_chat: *mut *mut tchat_chat,
+) -> tchat_status {
+    ffi_boundary!({
+        let client = unsafe { arg_ref(client, "client") }?;
+        let state = unsafe { arg_str(state_json, "state_json") }?;
+        let out = arg_out(out_chat, "out_chat")?;
+        let chat = client.client.restore(state)?;
+        unsafe { write_out(out, Box::into_raw(Box::new(tchat_chat::new(chat)))) };
+        Ok(())
+    })
+}
+
+/// Frees a chat: stops its stream and its reader thread (promptly, even mid-read) and waits for the
+/// thread to exit, so no callback runs once this returns. Then calls the callback's
+/// `user_data_free`, if any. The session itself stays open on the server (see
+/// `tchat_chat_close_session`). NULL is ignored (`TCHAT_OK`).
+///
+/// Returns `TCHAT_INVALID_STATE` and frees nothing when called on the chat's own reader thread (from
+/// inside its event callback, or a log/token callback running there): free it from another thread
+/// after the callback returned. Must not be called while another thread is still using the chat.
+#[no_mangle]
+pub unsafe extern "C" fn tchat_chat_free(chat: *mut tchat_chat) -> tchat_status {
+    ffi_boundary!({
+        if chat.is_null() {
+            return Ok(());
+        }
+        // SAFETY: `chat` came from `tchat_chat_open`/`_restore` and is still alive.
+        let wrapper = unsafe { &*chat };
+        wrapper.with(|c| {
+            if c.is_reader_thread() {
+                return Err(Fail::state(
+                    "tchat_chat_free called from inside the chat's own callback (its reader thread); free it from another thread",
+                ));
+            }
+            // Unblocks a tchat_chat_next_event still waiting on another thread (a misuse, but
+            // better to return than to hang).
+            c.wake();
+            Ok(())
+        })?;
+        let taken = wrapper.inner.write().unwrap_or_else(|e| e.into_inner()).take();
+        // Drop outside the lock: it joins the reader thread, whose callback may still call in (and
+        // then gets TCHAT_INVALID_STATE).
+        drop(taken);
+        // SAFETY: the reader thread has exited and, by contract, no other thread uses the chat.
+        drop(unsafe { Box::from_raw(chat) });
+        Ok(())
+    })
+}
+
+/// The session's friendly id (`"session_..."`). Borrowed: valid until `tchat_chat_free`. NULL for a
+/// NULL chat.
+#[no_mangle]
+pub unsafe extern "C" fn tchat_chat_session_id(chat: *const tchat_chat) -> *const c_char {
+    ffi_getter!(std::ptr::null(), {
+        // SAFETY: NULL or a live chat.
+        unsafe { chat.as_ref() }.map_or(std::ptr::null(), |c| c.session_id.as_ptr())
+    })
+}
+
+/// The chat id (the session's external id). Borrowed: valid until `tchat_chat_free`. NULL for a NULL
+/// chat.
+#[no_mangle]
+pub unsafe extern "C" fn tchat_chat_chat_id(chat: *const tchat_chat) -> *const c_char {
+    ffi_getter!(std::ptr::null(), {
+        // SAFETY: NULL or a live chat.
+        unsafe { chat.as_ref() }.map_or(std::ptr::null(), |c| c.chat_id.as_ptr())
+    })
+}
+
+/// The current run id (it changes when a continuation run starts). On success writes an owned copy
+/// to `*out_run_id` (free with `tchat_string_free`), or NULL when no run is known.
+#[no_mangle]
+pub unsafe extern "C" fn tchat_chat_run_id(chat: *const tchat_chat, out_run_id: *mut *mut c_char) -> tchat_status {
+    ffi_boundary!({
+        let out = arg_out(out_run_id, "out_run_id")?;
+        let run_id = unsafe { with_chat(chat, |c| Ok(c.run_id())) }?;
+        let ptr = run_id.as_deref().map_or(std::ptr::null_mut(), owned_c_string);
+        unsafe { write_out(out, ptr) };
+        Ok(())
+    })
+}
+
+/// The stream cursor: the `seq_num` of the last record received, or -1 when none was received yet
+/// (or `chat` is NULL or being freed).
+#[no_mangle]
+pub unsafe extern "C" fn tchat_chat_last_event_id(chat: *const tchat_chat) -> i64 {
+    ffi_getter!(-1, {
+        unsafe { with_chat(chat, |c| Ok(c.last_event_id())) }
+            .ok()
+            .flatten()
+            .and_then(|id| i64::try_from(id).ok())
+            .unwrap_or(-1)
+    })
+}
+
+/// Whether an agent turn is streaming or awaited (between a send and its turn-complete event).
+/// False for a NULL chat.
+#[no_mangle]
+pub unsafe extern "C" fn tchat_chat_is_turn_in_flight(chat: *const tchat_chat) -> bool {
+    ffi_getter!(false, { unsafe { with_chat(chat, |c| Ok(c.is_turn_in_flight())) }.unwrap_or(false) })
+}
+
+/// The last complete assistant message (AI SDK `UIMessage` JSON). On success writes an owned copy to
+/// `*out_json` (free with `tchat_string_free`), or NULL when no turn has completed yet.
+#[no_mangle]
+pub unsafe extern "C" fn tchat_chat_last_assistant_message(
+    chat: *const tchat_chat,
+    out_json: *mut *mut c_char,
+) -> tchat_status {
+    ffi_boundary!({
+        let out = arg_out(out_json, "out_json")?;
+        let json = unsafe { with_chat(chat, |c| Ok(c.last_assistant_message())) }?;
+        unsafe { write_out(out, json.as_deref().map_or(std::ptr::null_mut(), owned_c_string)) };
+        Ok(())
+    })
+}
+
+/// The conversation's state as JSON, to resume it later with `tchat_chat_restore`. On success writes
+/// an owned string to `*out_state_json`; free it with `tchat_string_free`. It holds the session's
+/// access token: store it as you would store a password.
+#[no_mangle]
+pub unsafe extern "C" fn tchat_chat_save_state(
+    chat: *const tchat_chat,
+    out_state_json: *mut *mut c_char,
+) -> tchat_status {
+    ffi_boundary!({
+        let out = arg_out(out_state_json, "out_state_json")?;
+        let state = unsafe { with_chat(chat, |c| Ok(c.save_state())) }?;
+        unsafe { write_out(out, owned_c_string(&state)) };
+        Ok(())
+    })
+}
+
+/// Sends a user text message (UTF-8). The reply streams as events. Sent while a turn streams, it is
+/// a pending (steering) message and does not interrupt the stream. Blocks for the HTTP round trip.
+/// May be called from inside the event callback.
+#[no_mangle]
+pub unsafe extern "C" fn tchat_chat_send_text(chat: *mut tchat_chat, text: *const c_char) -> tchat_status {
+    ffi_boundary!({
+        let text = unsafe { arg_str(text, "text") }?;
+        unsafe { with_chat(chat, |c| Ok(c.send_text(text)?)) }
+    })
+}
+
+/// Sends a steering message mid-turn: the agent takes it into account at its next step boundary (or
+/// queues it for the next turn). Never cancels the stream. Same rules as `tchat_chat_send_text`.
+#[no_mangle]
+pub unsafe extern "C" fn tchat_chat_steer(chat: *mut tchat_chat, text: *const c_char) -> tchat_status {
+    ffi_boundary!({
+        let text = unsafe { arg_str(text, "text") }?;
+        unsafe { with_chat(chat, |c| Ok(c.steer(text)?)) }
+    })
+}
+
+/// Sends a whole user message: an AI SDK `UIMessage` JSON object with a `parts` array (`id` and
+/// `role` are filled in when missing), e.g. `{"parts":[{"type":"text","text":"hi"}]}`.
+#[no_mangle]
+pub unsafe extern "C" fn tchat_chat_send_message_json(
+    chat: *mut tchat_chat,
+    message_json: *const c_char,
+) -> tchat_status {
+    ffi_boundary!({
+        let json = unsafe { arg_str(message_json, "message_json") }?;
+        unsafe { with_chat(chat, |c| Ok(c.send_message_json(json)?)) }
+    })
+}
+
+/// Asks the agent to answer the last user message again (a new turn replaces the last reply).
+#[no_mangle]
+pub unsafe extern "C" fn tchat_chat_regenerate(chat: *mut tchat_chat) -> tchat_status {
+    ffi_boundary!({ unsafe { with_chat(chat, |c| Ok(c.regenerate()?)) } })
+}
+
+/// Sends a custom action (JSON, validated by the agent's action schema), e.g. `{"type":"undo"}`.
+#[no_mangle]
+pub unsafe extern "C" fn tchat_chat_send_action(chat: *mut tchat_chat, action_json: *const c_char) -> tchat_status {
+    ffi_boundary!({
+        let json = unsafe { arg_str(action_json, "action_json") }?;
+        unsafe { with_chat(chat, |c| Ok(c.send_action(json)?)) }
+    })
+}
+
+/// Answers a tool call waiting for approval: `approval_id` comes from the turn-complete event
+/// (`tchat_event_pending_approval_id`); `reason` may be NULL. The agent then continues the same
+/// assistant message. `TCHAT_INVALID_STATE` when no such approval is pending.
+#[no_mangle]
+pub unsafe extern "C" fn tchat_chat_approve(
+    chat: *mut tchat_chat,
+    approval_id: *const c_char,
+    approved: bool,
+    reason: *const c_char,
+) -> tchat_status {
+    ffi_boundary!({
+        let approval_id = unsafe { arg_str(approval_id, "approval_id") }?;
+        let reason = unsafe { arg_opt_str(reason, "reason") }?;
+        unsafe { with_chat(chat, |c| Ok(c.approve(approval_id, approved, reason)?)) }
+    })
+}
+
+/// Stops the agent's current turn, with an optional `reason` (NULL for none) for the agent's stop
+/// handler. The turn completes early (its turn-complete event has `tchat_event_stopped` true); chunks
+/// still in flight are skipped. May be called from inside the event callback.
+#[no_mangle]
+pub unsafe extern "C" fn tchat_chat_stop(chat: *mut tchat_chat, reason: *const c_char) -> tchat_status {
+    ffi_boundary!({
+        let reason = unsafe { arg_opt_str(reason, "reason") }?;
+        unsafe { with_chat(chat, |c| Ok(c.stop(reason)?)) }
+    })
+}
+
+/// Ends the agent's loop without closing the session; a later message starts a new run.
+#[no_mangle]
+pub unsafe extern "C" fn tchat_chat_close_agent(chat: *mut tchat_chat) -> tchat_status {
+    ffi_boundary!({ unsafe { with_chat(chat, |c| Ok(c.close_agent()?)) } })
+}
+
+/// Closes the session for good (needs a secret API key as the client's token), with an optional
+/// `reason` (NULL for none), and stops streaming. Later sends fail with `TCHAT_SESSION_CLOSED`. The
+/// chat must still be freed with `tchat_chat_free`.
+#[no_mangle]
+pub unsafe extern "C" fn tchat_chat_close_session(chat: *mut tchat_chat, reason: *const c_char) -> tchat_status {
+    ffi_boundary!({
+        let reason = unsafe { arg_opt_str(reason, "reason") }?;
+        unsafe { with_chat(chat, |c| Ok(c.close_session(reason)?)) }
+    })
+}
+
+/// Receives a chat's events: `user_data` as given to `tchat_chat_set_callback`, and the event,
+/// borrowed: valid only until the callback returns (copy it with `tchat_event_copy` to keep it;
+/// never free it).
+///
+/// Runs on the chat's reader thread, one event at a time, in stream order; while it runs, no
+/// further event is read. It may call any function of this chat (send, stop, approve, set_callback,
+/// save_state...) except `tchat_chat_free`, which returns `TCHAT_INVALID_STATE` there. Keep it short:
+/// hand heavy work to another thread.
+pub type tchat_event_callback = Option<unsafe extern "C" fn(user_data: *mut c_void, event: *const tchat_event)>;
+
+/// The C callback plus its user_data, whose destructor runs when the last reference drops.
+struct EventCallback {
+    callback: unsafe extern "C" fn(*mut c_void, *const tchat_event),
+    user_data: UserDataGuard,
+}
+
+impl EventCallback {
+    fn call(&self, event: &Event) {
+        let ev = tchat_event::new(event, true);
+        // SAFETY: the application's callback with its own user_data and an event alive for the call.
+        unsafe { (self.callback)(self.user_data.user_data.0, &ev) };
+    }
+}
+
+/// Delivers the chat's events to `callback` on its reader thread (see `tchat_event_callback`)
+/// instead of the poll queue; `callback` NULL goes back to polling. Events already queued for
+/// `tchat_chat_next_event` stay there.
+///
+/// `user_data` is passed to every call. `user_data_free` (may be NULL) is called exactly once with
+/// `user_data`, when the callback is replaced (by another call of this function) or the chat is
+/// freed, and no call of the callback is running any more: on the thread that replaced or freed it,
+/// or on the reader thread right after the callback returns when it was running at that moment. If
+/// this function fails, `user_data_free` is not called. With `callback` NULL, `user_data` and
+/// `user_data_free` are ignored.
+#[no_mangle]
+pub unsafe extern "C" fn tchat_chat_set_callback(
+    chat: *mut tchat_chat,
+    callback: tchat_event_callback,
+    user_data: *mut c_void,
+    user_data_free: tchat_user_data_free_callback,
+) -> tchat_status {
+    ffi_boundary!({
+        // Checked before the guard exists, so that a failure does not run `user_data_free`.
+        let wrapper = unsafe { arg_ref(chat, "chat") }?;
+        wrapper.with(|c| {
+            match callback {
+                Some(callback) => {
+                    let cb = EventCallback {
+                        callback,
+                        user_data: UserDataGuard { user_data: UserData(user_data), free: user_data_free },
+                    };
+                    c.set_callback(Some(Arc::new(move |ev: &Event| cb.call(ev))));
+                }
+                None => c.set_callback(None),
+            }
+            Ok(())
+        })
+    })
+}
+
+/// Waits up to `timeout_ms` milliseconds for the chat's next event (0: do not wait; negative: wait
+/// without limit). On `TCHAT_OK` writes an owned event to `*out_event` (free with
+/// `tchat_event_free`). Returns `TCHAT_TIMEOUT`, with `*out_event` untouched, when no event came in
+/// time or `tchat_chat_wake` was called: that is not an error.
+///
+/// For main loops (a game loop polls with 0 every frame). With a callback installed, events go to
+/// the callback and this only times out. Any thread; usually one thread polls.
+#[no_mangle]
+pub unsafe extern "C" fn tchat_chat_next_event(
+    chat: *mut tchat_chat,
+    timeout_ms: c_int,
+    out_event: *mut *mut tchat_event,
+) -> tchat_status {
+    ffi_boundary!({
+        let out = arg_out(out_event, "out_event")?;
+        let timeout = match u64::try_from(timeout_ms) {
+            Ok(ms) => Duration::from_millis(ms),
+            Err(_) => Duration::MAX,
+        };
+        let event = unsafe { with_chat(chat, |c| Ok(c.next_event(timeout))) }?;
+        match event {
+            Some(event) => {
+                unsafe { write_out(out, Box::into_raw(Box::new(tchat_event::new(&event, false)))) };
+                Ok(())
+            }
+            None => Err(Fail::new(tchat_status::TCHAT_TIMEOUT, "no event (timeout or wake)")),
+        }
+    })
+}
+
+/// Makes a `tchat_chat_next_event` that is waiting (or the next one to wait) return `TCHAT_TIMEOUT`
+/// at once. Any thread, e.g. a UI thread waking a worker that polls.
+#[no_mangle]
+pub unsafe extern "C" fn tchat_chat_wake(chat: *mut tchat_chat) -> tchat_status {
+    ffi_boundary!({
+        unsafe {
+            with_chat(chat, |c| {
+                c.wake();
+                Ok(())
+            })
+        }
+    })
+}

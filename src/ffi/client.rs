@@ -1,0 +1,453 @@
+//! `tchat_client` and its builder `tchat_client_options`.
+
+use std::os::raw::{c_char, c_int, c_void};
+use std::sync::Arc;
+
+use super::{
+    arg_bytes, arg_mut, arg_out, arg_ref, arg_str, c_string, ffi_boundary, ffi_getter, millis, tchat_status,
+    write_out, Fail, UserData, UserDataGuard,
+};
+use crate::client::Client;
+use crate::config::{ClientConfig, RetryPolicy};
+
+/// A connection to one Trigger.dev environment (base URL + token), shared by many chats.
+///
+/// Create with `tchat_client_new`, free with `tchat_client_free`. Thread safety: a client may be used
+/// from any number of threads at once. Chats opened from a client keep what they need of it, so the
+/// client may be freed while its chats are still open.
+pub struct tchat_client {
+    pub(crate) client: Client,
+}
+
+/// Settings for `tchat_client_new`: a builder. Create with `tchat_client_options_new`, set what you
+/// need (the token is required), pass to `tchat_client_new`, then free with
+/// `tchat_client_options_free` (the client keeps its own copy).
+///
+/// Thread safety: not shareable; use one options object from one thread at a time.
+#[derive(Default)]
+pub struct tchat_client_options {
+    base_url: Option<String>,
+    token: Option<crate::secret::Secret>,
+    branch: Option<String>,
+    connect_timeout_ms: Option<u64>,
+    response_timeout_ms: Option<u64>,
+    stall_timeout_ms: Option<u64>,
+    long_poll_seconds: Option<u32>,
+    retry: Option<RetryPolicy>,
+    user_agent: Option<String>,
+    root_certs_pem: Vec<u8>,
+    allow_insecure_http: bool,
+    token_provider: Option<Arc<TokenProvider>>,
+}
+
+/// Asked for a fresh token when the server answers 401/403 (e.g. an expired public access token).
+///
+/// Called with the `user_data` given to `tchat_client_options_set_token_provider`, the chat id, and
+/// a buffer of `buf_len` bytes. Write the token into `buf` as a NUL-terminated string, `snprintf`
+/// style, and return its length without the NUL. If the token does not fit (return value
+/// `>= buf_len`), the callback is called again with a buffer large enough. Return a negative value
+/// when you have no new token.
+///
+/// Called on whichever thread made the failing request: often a chat's reader thread, sometimes the
+/// thread of a send. It may be called from several threads at once. It must not free the chat or the
+/// client it works for.
+pub type tchat_token_provider_callback = Option<
+    unsafe extern "C" fn(user_data: *mut c_void, chat_id: *const c_char, buf: *mut c_char, buf_len: usize) -> c_int,
+>;
+
+/// Frees the `user_data` of a callback: called exactly once, when the library no longer needs it.
+pub type tchat_user_data_free_callback = Option<unsafe extern "C" fn(user_data: *mut c_void)>;
+
+pub(crate) struct TokenProvider {
+    callback: unsafe extern "C" fn(*mut c_void, *const c_char, *mut c_char, usize) -> c_int,
+    user_data: UserDataGuard,
+}
+
+impl TokenProvider {
+    fn call(&self, chat_id: &str) -> Option<String> {
+        let chat_id = c_string(chat_id);
+        let mut buf = vec![0u8; 2048];
+        for _ in 0..3 {
+            buf.iter_mut().for_each(|b| *b = 0);
+            // SAFETY: the application's callback, with its own user_data, a NUL-terminated chat id
+            // and a writable buffer of `buf.len()` bytes.
+            let n = unsafe {
+                (self.callback)(self.user_data.user_data.0, chat_id.as_ptr(), buf.as_mut_ptr().cast(), buf.len())
+            };
+            let n = usize::try_from(n).ok()?;
+            if n < buf.len() {
+                let token = std::str::from_utf8(&buf[..n]).ok()?;
+                return Some(token.to_owned()).filter(|t| !t.is_empty());
+            }
+            buf = vec![0u8; n.checked_add(1)?];
+        }
+        None
+    }
+}
+
+impl tchat_client_options {
+    fn to_config(&self) -> Result<ClientConfig, Fail> {
+        let token = self
+            .token
+            .as_ref()
+            .ok_or_else(|| Fail::invalid("no token: call tchat_client_options_set_token first"))?;
+        let mut config = ClientConfig::new(token.expose());
+        if let Some(url) = &self.base_url {
+            config = config.with_base_url(url.as_str());
+        }
+        if let Some(branch) = &self.branch {
+            config = config.with_branch(branch.as_str());
+        }
+        if let Some(ms) = self.connect_timeout_ms {
+            config = config.with_connect_timeout(millis(ms));
+        }
+        if let Some(ms) = self.response_timeout_ms {
+            config = config.with_response_timeout(millis(ms));
+        }
+        if let Some(ms) = self.stall_timeout_ms {
+            config = config.with_stall_timeout(millis(ms));
+        }
+        if let Some(s) = self.long_poll_seconds {
+            config = config.with_long_poll(std::time::Duration::from_secs(u64::from(s)));
+        }
+        if let Some(retry) = &self.retry {
+            config = config.with_retry(retry.clone());
+        }
+        if let Some(ua) = &self.user_agent {
+            config = config.with_user_agent(ua.as_str());
+        }
+        if !self.root_certs_pem.is_empty() {
+            config = config.with_extra_root_certs_pem(self.root_certs_pem.clone());
+        }
+        config = config.with_insecure_http(self.allow_insecure_http);
+        if let Some(provider) = &self.token_provider {
+            let provider = provider.clone();
+            config = config.with_token_provider(Arc::new(move |chat_id: &str| provider.call(chat_id)));
+        }
+        Ok(config)
+    }
+}
+
+/// A new, empty options object (defaults: base URL `https://api.trigger.dev`, connect timeout 10 s,
+/// response timeout 30 s, stall timeout 60 s, long-poll 120 s, 5 attempts per REST call). Never
+/// NULL. Free it with `tchat_client_options_free`.
+#[no_mangle]
+pub extern "C" fn tchat_client_options_new() -> *mut tchat_client_options {
+    ffi_getter!(std::ptr::null_mut(), { Box::into_raw(Box::default()) })
+}
+
+/// Frees an options object (NULL is ignored). Clients created from it are not affected.
+#[no_mangle]
+pub unsafe extern "C" fn tchat_client_options_free(options: *mut tchat_client_options) {
+    ffi_getter!((), {
+        if !options.is_null() {
+            // SAFETY: `options` came from `tchat_client_options_new` and is freed once.
+            drop(unsafe { Box::from_raw(options) });
+        }
+    })
+}
+
+/// Sets the API's base URL, e.g. `"https://api.trigger.dev"` or `"http://127.0.0.1:8030"` (copied).
+/// Plain `http://` is accepted only for loopback hosts unless
+/// `tchat_client_options_set_allow_insecure_http` allows it; `tchat_client_new` checks the URL.
+#[no_mangle]
+pub unsafe extern "C" fn tchat_client_options_set_base_url(
+    options: *mut tchat_client_options,
+    base_url: *const c_char,
+) -> tchat_status {
+    ffi_boundary!({
+        let options = unsafe { arg_mut(options, "options") }?;
+        options.base_url = Some(unsafe { arg_str(base_url, "base_url") }?.to_owned());
+        Ok(())
+    })
+}
+
+/// Sets the token (required): a secret API key (`tr_dev_...`, `tr_prod_...`) or a JWT (copied).
+/// The token never appears in error or log messages.
+#[no_mangle]
+pub unsafe extern "C" fn tchat_client_options_set_token(
+    options: *mut tchat_client_options,
+    token: *const c_char,
+) -> tchat_status {
+    ffi_boundary!({
+        let options = unsafe { arg_mut(options, "options") }?;
+        let token = unsafe { arg_str(token, "token") }?;
+        if token.is_empty() {
+            return Err(Fail::invalid("token is empty"));
+        }
+        options.token = Some(crate::secret::Secret::new(token));
+        Ok(())
+    })
+}
+
+/// Sets the preview branch, sent as `x-trigger-branch` (copied). Needed for preview-branch
+/// environments only.
+#[no_mangle]
+pub unsafe extern "C" fn tchat_client_options_set_branch(
+    options: *mut tchat_client_options,
+    branch: *const c_char,
+) -> tchat_status {
+    ffi_boundary!({
+        let options = unsafe { arg_mut(options, "options") }?;
+        options.branch = Some(unsafe { arg_str(branch, "branch") }?.to_owned());
+        Ok(())
+    })
+}
+
+/// How long to wait for a TCP + TLS connection, in milliseconds (default 10000; must be > 0).
+#[no_mangle]
+pub unsafe extern "C" fn tchat_client_options_set_connect_timeout_ms(
+    options: *mut tchat_client_options,
+    timeout_ms: u64,
+) -> tchat_status {
+    ffi_boundary!({
+        let options = unsafe { arg_mut(options, "options") }?;
+        options.connect_timeout_ms = Some(positive(timeout_ms, "timeout_ms")?);
+        Ok(())
+    })
+}
+
+/// How long to wait for response headers after sending a request, in milliseconds (default 30000;
+/// must be > 0).
+#[no_mangle]
+pub unsafe extern "C" fn tchat_client_options_set_response_timeout_ms(
+    options: *mut tchat_client_options,
+    timeout_ms: u64,
+) -> tchat_status {
+    ffi_boundary!({
+        let options = unsafe { arg_mut(options, "options") }?;
+        options.response_timeout_ms = Some(positive(timeout_ms, "timeout_ms")?);
+        Ok(())
+    })
+}
+
+/// How long a chat's stream may go without a record (pings do not count) before it is considered
+/// dead and reconnected, in milliseconds (default 60000; must be > 0).
+#[no_mangle]
+pub unsafe extern "C" fn tchat_client_options_set_stall_timeout_ms(
+    options: *mut tchat_client_options,
+    timeout_ms: u64,
+) -> tchat_status {
+    ffi_boundary!({
+        let options = unsafe { arg_mut(options, "options") }?;
+        options.stall_timeout_ms = Some(positive(timeout_ms, "timeout_ms")?);
+        Ok(())
+    })
+}
+
+/// The long-poll window asked of the server for each stream request (`Timeout-Seconds`), 1..600
+/// seconds (default 120). Other values are `TCHAT_INVALID_ARGUMENT`.
+#[no_mangle]
+pub unsafe extern "C" fn tchat_client_options_set_long_poll_seconds(
+    options: *mut tchat_client_options,
+    seconds: u32,
+) -> tchat_status {
+    ffi_boundary!({
+        let options = unsafe { arg_mut(options, "options") }?;
+        if !(1..=600).contains(&seconds) {
+            return Err(Fail::invalid(format!("long-poll window must be 1..600 seconds (got {seconds})")));
+        }
+        options.long_poll_seconds = Some(seconds);
+        Ok(())
+    })
+}
+
+/// The retry policy of REST calls (session creation, sends): `max_attempts` attempts in all
+/// (>= 1; 1 = no retry), waiting `base_delay_ms` before the second, growing by 1.6x per attempt up
+/// to `max_delay_ms`. Default: 5 attempts, 1000 ms, 30000 ms (as the official client).
+#[no_mangle]
+pub unsafe extern "C" fn tchat_client_options_set_retry(
+    options: *mut tchat_client_options,
+    max_attempts: u32,
+    base_delay_ms: u64,
+    max_delay_ms: u64,
+) -> tchat_status {
+    ffi_boundary!({
+        let options = unsafe { arg_mut(options, "options") }?;
+        if max_attempts == 0 {
+            return Err(Fail::invalid("max_attempts must be at least 1"));
+        }
+        if max_delay_ms < base_delay_ms {
+            return Err(Fail::invalid("max_delay_ms must be >= base_delay_ms"));
+        }
+        options.retry = Some(RetryPolicy {
+            max_attempts,
+            base_delay: millis(base_delay_ms),
+            max_delay: millis(max_delay_ms),
+            ..RetryPolicy::default()
+        });
+        Ok(())
+    })
+}
+
+/// The `User-Agent` header (copied; default `"tchat/<version>"`).
+#[no_mangle]
+pub unsafe extern "C" fn tchat_client_options_set_user_agent(
+    options: *mut tchat_client_options,
+    user_agent: *const c_char,
+) -> tchat_status {
+    ffi_boundary!({
+        let options = unsafe { arg_mut(options, "options") }?;
+        options.user_agent = Some(unsafe { arg_str(user_agent, "user_agent") }?.to_owned());
+        Ok(())
+    })
+}
+
+/// Adds root certificates (PEM text, one or more certificates; `len` bytes at `pem`, no NUL needed)
+/// trusted besides the built-in web PKI roots, e.g. a company proxy's CA. Copied; calls accumulate.
+#[no_mangle]
+pub unsafe extern "C" fn tchat_client_options_add_root_certs_pem(
+    options: *mut tchat_client_options,
+    pem: *const u8,
+    len: usize,
+) -> tchat_status {
+    ffi_boundary!({
+        let options = unsafe { arg_mut(options, "options") }?;
+        let pem = unsafe { arg_bytes(pem, len, "pem") }?;
+        if pem.is_empty() {
+            return Err(Fail::invalid("pem is empty"));
+        }
+        options.root_certs_pem.extend_from_slice(pem);
+        if !options.root_certs_pem.ends_with(b"\n") {
+            options.root_certs_pem.push(b'\n');
+        }
+        Ok(())
+    })
+}
+
+/// Allows plain `http://` to hosts other than loopback (default false: tokens would travel in the
+/// clear). Loopback (`127.0.0.1`, `::1`, `localhost`) is always allowed.
+#[no_mangle]
+pub unsafe extern "C" fn tchat_client_options_set_allow_insecure_http(
+    options: *mut tchat_client_options,
+    allow: bool,
+) -> tchat_status {
+    ffi_boundary!({
+        let options = unsafe { arg_mut(options, "options") }?;
+        options.allow_insecure_http = allow;
+        Ok(())
+    })
+}
+
+/// Installs a token provider, asked once for a fresh token when the server answers 401/403 (see
+/// `tchat_token_provider_callback` for the calling convention and threads). `callback` NULL removes
+/// it (then `user_data` and `user_data_free` are ignored).
+///
+/// `user_data` is passed to every call. `user_data_free` (may be NULL) is called exactly once with
+/// `user_data` when the library no longer needs it: when the provider is replaced on this options
+/// object or the options object is freed, and no client or chat created with it is left (so
+/// possibly on a chat's reader thread, or inside `tchat_chat_free`/`tchat_client_free`). If this
+/// call fails, `user_data_free` is not called.
+#[no_mangle]
+pub unsafe extern "C" fn tchat_client_options_set_token_provider(
+    options: *mut tchat_client_options,
+    callback: tchat_token_provider_callback,
+    user_data: *mut c_void,
+    user_data_free: tchat_user_data_free_callback,
+) -> tchat_status {
+    ffi_boundary!({
+        let options = unsafe { arg_mut(options, "options") }?;
+        options.token_provider = callback.map(|callback| {
+            Arc::new(TokenProvider {
+                callback,
+                user_data: UserDataGuard { user_data: UserData(user_data), free: user_data_free },
+            })
+        });
+        Ok(())
+    })
+}
+
+/// Creates a client from `options` (which are copied: free them whenever you like). Checks the
+/// settings (token present, URL scheme and host, long-poll range); makes no network request.
+///
+/// On success writes a new client to `*out_client`; free it with `tchat_client_free`. On failure
+/// `*out_client` is untouched.
+#[no_mangle]
+pub unsafe extern "C" fn tchat_client_new(
+    options: *const tchat_client_options,
+    out_client: *mut *mut tchat_client,
+) -> tchat_status {
+    ffi_boundary!({
+        let options = unsafe { arg_ref(options, "options") }?;
+        let out = arg_out(out_client, "out_client")?;
+        let client = Client::new(options.to_config()?)?;
+        unsafe { write_out(out, Box::into_raw(Box::new(tchat_client { client }))) };
+        Ok(())
+    })
+}
+
+/// Frees a client (NULL is ignored). Chats opened from it stay usable; the connection settings are
+/// released when the last of them is freed too. Any thread, but not while another thread is using the
+/// same client pointer.
+#[no_mangle]
+pub unsafe extern "C" fn tchat_client_free(client: *mut tchat_client) {
+    ffi_getter!((), {
+        if !client.is_null() {
+            // SAFETY: `client` came from `tchat_client_new` and is freed once.
+            drop(unsafe { Box::from_raw(client) });
+        }
+    })
+}
+
+fn positive(ms: u64, name: &str) -> Result<u64, Fail> {
+    if ms == 0 {
+        Err(Fail::invalid(format!("{name} must be > 0")))
+    } else {
+        Ok(ms)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    static CALLS: AtomicUsize = AtomicUsize::new(0);
+    static FREES: AtomicUsize = AtomicUsize::new(0);
+
+    /// Answers with a 3000-byte token, snprintf style (so the first 2048-byte buffer is too small).
+    unsafe extern "C" fn long_token(_: *mut c_void, chat_id: *const c_char, buf: *mut c_char, len: usize) -> c_int {
+        CALLS.fetch_add(1, Ordering::SeqCst);
+        assert_eq!(unsafe { std::ffi::CStr::from_ptr(chat_id) }.to_str().unwrap(), "chat-1");
+        let token = vec![b'j'; 3000];
+        let n = token.len().min(len.saturating_sub(1));
+        unsafe {
+            std::ptr::copy_nonoverlapping(token.as_ptr(), buf.cast::<u8>(), n);
+            *buf.add(n) = 0;
+        }
+        3000
+    }
+
+    unsafe extern "C" fn no_token(_: *mut c_void, _: *const c_char, _: *mut c_char, _: usize) -> c_int {
+        -1
+    }
+
+    unsafe extern "C" fn count_free(_: *mut c_void) {
+        FREES.fetch_add(1, Ordering::SeqCst);
+    }
+
+    #[test]
+    fn token_provider_grows_the_buffer_and_frees_user_data_once() {
+        let provider = TokenProvider {
+            callback: long_token,
+            user_data: UserDataGuard { user_data: UserData(std::ptr::null_mut()), free: Some(count_free) },
+        };
+        assert_eq!(provider.call("chat-1").map(|t| t.len()), Some(3000));
+        assert_eq!(CALLS.load(Ordering::SeqCst), 2);
+        drop(provider);
+        assert_eq!(FREES.load(Ordering::SeqCst), 1);
+
+        let none = TokenProvider {
+            callback: no_token,
+            user_data: UserDataGuard { user_data: UserData(std::ptr::null_mut()), free: None },
+        };
+        assert_eq!(none.call("chat-1"), None);
+    }
+
+    #[test]
+    fn options_need_a_token() {
+        let options = tchat_client_options::default();
+        let err = options.to_config().err().expect("no token");
+        assert_eq!(err.status, tchat_status::TCHAT_INVALID_ARGUMENT);
+    }
+}
