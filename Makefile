@@ -47,8 +47,14 @@ check-header-compile:
 demo: build examples
 	@TCHAT_DEVSERVER_ARGS="--delta-delay-ms 40" tests/c/run.sh tests/c/demo.sh $(BUILD_C)/chat
 
+## make bench: benchmark programs (figures, not pass/fail). BENCH_OUT_FILE=path decodes a captured
+## .out body instead of the generated stream (and skips the other benchmarks).
 bench:
 	$(CARGO) bench --bench decode $(if $(BENCH_OUT_FILE),-- --file $(BENCH_OUT_FILE))
+ifeq ($(BENCH_OUT_FILE),)
+	$(CARGO) build --release -p tchat-devserver
+	$(CARGO) bench --bench client
+endif
 
 ## make test-conformance: the official AgentChat (@trigger.dev/sdk, pinned by tests/conformance's
 ## lockfile) holds a whole conversation against the devserver.
