@@ -486,9 +486,11 @@ enum tchat_status tchat_chat_close_session(struct tchat_chat *chat,
 // `user_data` is passed to every call. `user_data_free` (may be NULL) is called exactly once with
 // `user_data`, when the callback is replaced (by another call of this function) or the chat is
 // freed, and no call of the callback is running any more: on the thread that replaced or freed it,
-// or on the reader thread right after the callback returns when it was running at that moment. If
-// this function fails, `user_data_free` is not called. With `callback` NULL, `user_data` and
-// `user_data_free` are ignored.
+// or on the reader thread right after the callback returns when it was running at that moment. It
+// runs outside the library's locks, so it may call tchat functions; calls on this chat made from it
+// while the chat is being freed return `TCHAT_INVALID_STATE`. If this function fails,
+// `user_data_free` is not called. With `callback` NULL, `user_data` and `user_data_free` are
+// ignored.
 enum tchat_status tchat_chat_set_callback(struct tchat_chat *chat,
                                           tchat_event_callback callback,
                                           void *user_data,

@@ -2,7 +2,7 @@
 
 use std::ffi::CString;
 use std::os::raw::{c_char, c_int, c_void};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use serde_json::Value;
@@ -32,6 +32,10 @@ pub struct tchat_chat {
     inner: RwLock<Option<Chat>>,
     session_id: CString,
     chat_id: CString,
+    /// Our own reference to the installed C callback, so that a replaced callback's `user_data_free`
+    /// runs here, outside every lock (or on the reader thread once an invocation in progress ends),
+    /// never under the chat's internal callback lock.
+    callback: Mutex<Option<Arc<EventCallback>>>,
 }
 
 impl tchat_chat {
@@ -40,6 +44,7 @@ impl tchat_chat {
             session_id: c_string(chat.session_id()),
             chat_id: c_string(chat.chat_id()),
             inner: RwLock::new(Some(chat)),
+            callback: Mutex::new(None),
         }
     }
 
@@ -356,6 +361,10 @@ pub unsafe extern "C" fn tchat_chat_free(chat: *mut tchat_chat) -> tchat_status 
         // Drop outside the lock: it joins the reader thread, whose callback may still call in (and
         // then gets TCHAT_INVALID_STATE).
         drop(taken);
+        // Then the callback's user_data_free, while the wrapper still exists: a call into this chat
+        // from there gets TCHAT_INVALID_STATE instead of touching freed memory.
+        let callback = wrapper.callback.lock().unwrap_or_else(|e| e.into_inner()).take();
+        drop(callback);
         // SAFETY: the reader thread has exited and, by contract, no other thread uses the chat.
         drop(unsafe { Box::from_raw(chat) });
         Ok(())
@@ -571,9 +580,11 @@ impl EventCallback {
 /// `user_data` is passed to every call. `user_data_free` (may be NULL) is called exactly once with
 /// `user_data`, when the callback is replaced (by another call of this function) or the chat is
 /// freed, and no call of the callback is running any more: on the thread that replaced or freed it,
-/// or on the reader thread right after the callback returns when it was running at that moment. If
-/// this function fails, `user_data_free` is not called. With `callback` NULL, `user_data` and
-/// `user_data_free` are ignored.
+/// or on the reader thread right after the callback returns when it was running at that moment. It
+/// runs outside the library's locks, so it may call tchat functions; calls on this chat made from it
+/// while the chat is being freed return `TCHAT_INVALID_STATE`. If this function fails,
+/// `user_data_free` is not called. With `callback` NULL, `user_data` and `user_data_free` are
+/// ignored.
 #[no_mangle]
 pub unsafe extern "C" fn tchat_chat_set_callback(
     chat: *mut tchat_chat,
@@ -584,19 +595,39 @@ pub unsafe extern "C" fn tchat_chat_set_callback(
     ffi_boundary!({
         // Checked before the guard exists, so that a failure does not run `user_data_free`.
         let wrapper = unsafe { arg_ref(chat, "chat") }?;
-        wrapper.with(|c| {
-            match callback {
-                Some(callback) => {
-                    let cb = EventCallback {
-                        callback,
-                        user_data: UserDataGuard { user_data: UserData(user_data), free: user_data_free },
-                    };
-                    c.set_callback(Some(Arc::new(move |ev: &Event| cb.call(ev))));
+        let new = callback.map(|callback| {
+            Arc::new(EventCallback {
+                callback,
+                user_data: UserDataGuard { user_data: UserData(user_data), free: user_data_free },
+            })
+        });
+        let old = {
+            let mut slot = wrapper.callback.lock().unwrap_or_else(|e| e.into_inner());
+            let installed = wrapper.with(|c| {
+                match &new {
+                    Some(cb) => {
+                        let cb = cb.clone();
+                        c.set_callback(Some(Arc::new(move |ev: &Event| cb.call(ev))));
+                    }
+                    None => c.set_callback(None),
                 }
-                None => c.set_callback(None),
+                Ok(())
+            });
+            match installed {
+                Ok(()) => std::mem::replace(&mut *slot, new),
+                Err(e) => {
+                    // Not installed: `user_data` stays the caller's.
+                    if let Some(cb) = new.and_then(Arc::into_inner) {
+                        std::mem::forget(cb.user_data);
+                    }
+                    return Err(e);
+                }
             }
-            Ok(())
-        })
+        };
+        // Outside the locks: the old user_data is freed here, unless the reader thread is still in
+        // the old callback, in which case it frees it when that call returns.
+        drop(old);
+        Ok(())
     })
 }
 

@@ -307,6 +307,45 @@ static void test_free_and_replace_inside_callback(tchat_client *client) {
 }
 
 /* A chat freed while a turn streams into its callback: free returns promptly and joins the reader. */
+/* user_data_free may call into the chat: after a replacement it works, during tchat_chat_free the
+ * chat answers TCHAT_INVALID_STATE. */
+typedef struct {
+    tchat_chat *chat;
+    tchat_status status;
+    int calls;
+} free_probe;
+
+static void probe_callback(void *user_data, const tchat_event *ev) {
+    (void)user_data;
+    (void)ev;
+}
+
+static void probe_free(void *user_data) {
+    free_probe *p = (free_probe *)user_data;
+    p->calls++;
+    p->status = tchat_chat_wake(p->chat);
+}
+
+static void test_user_data_free_calls_in(tchat_client *client) {
+    tchat_chat *chat = t_open(client, NULL);
+    free_probe first, second;
+    t_section("user_data_free may call into the chat");
+    if (!chat) {
+        CHECK(chat != NULL);
+        return;
+    }
+    memset(&first, 0, sizeof first);
+    memset(&second, 0, sizeof second);
+    first.chat = second.chat = chat;
+    CHECK_STATUS(tchat_chat_set_callback(chat, probe_callback, &first, probe_free), TCHAT_OK);
+    CHECK_STATUS(tchat_chat_set_callback(chat, probe_callback, &second, probe_free), TCHAT_OK);
+    CHECK(first.calls == 1);
+    CHECK(first.status == TCHAT_OK);
+    CHECK_STATUS(tchat_chat_free(chat), TCHAT_OK);
+    CHECK(second.calls == 1);
+    CHECK(second.status == TCHAT_INVALID_STATE);
+}
+
 static void test_free_while_streaming(tchat_client *client) {
     tchat_chat *chat = t_open(client, NULL);
     cb_ctx c;
@@ -525,6 +564,7 @@ int main(void) {
     test_open_and_poll(client);
     test_conversation_with_callback(client);
     test_free_and_replace_inside_callback(client);
+    test_user_data_free_calls_in(client);
     test_free_while_streaming(client);
     test_save_restore(client);
     test_close(client);
