@@ -52,6 +52,9 @@ fn main() {
         delta_delay: Duration::from_millis(args.delta_delay_ms),
         idle_timeout: Duration::from_secs(args.idle_timeout_seconds),
     };
+    // Signal handlers go in before the URL is printed: a script may send SIGINT the moment it
+    // reads the line, and a background process starts with SIGINT ignored.
+    let signals = Signals::install();
     let server = match DevServer::start(config) {
         Ok(s) => s,
         Err(e) => {
@@ -65,25 +68,49 @@ fn main() {
         let _ = writeln!(out, "tchat-devserver listening on {}", server.base_url());
         let _ = out.flush();
     }
-    wait_for_signal();
+    signals.wait();
     server.shutdown();
 }
 
-fn wait_for_signal() {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("signal runtime");
-    rt.block_on(async {
+/// SIGINT and SIGTERM, on a small runtime of their own.
+struct Signals {
+    rt: tokio::runtime::Runtime,
+    #[cfg(unix)]
+    int: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    term: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn install() -> Signals {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("signal runtime");
         #[cfg(unix)]
         {
             use tokio::signal::unix::{signal, SignalKind};
-            let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
+            let _guard = rt.enter();
+            let int = signal(SignalKind::interrupt()).expect("SIGINT handler");
+            let term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+            drop(_guard);
+            Signals { rt, int, term }
+        }
+        #[cfg(not(unix))]
+        Signals { rt }
+    }
+
+    fn wait(self) {
+        #[cfg(unix)]
+        {
+            let Signals { rt, mut int, mut term } = self;
+            rt.block_on(async {
+                tokio::select! {
+                    _ = int.recv() => {}
+                    _ = term.recv() => {}
+                }
+            });
         }
         #[cfg(not(unix))]
         {
-            let _ = tokio::signal::ctrl_c().await;
+            let _ = self.rt.block_on(tokio::signal::ctrl_c());
         }
-    });
+    }
 }

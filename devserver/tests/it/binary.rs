@@ -7,7 +7,13 @@ use std::time::{Duration, Instant};
 use crate::common::*;
 
 #[test]
-fn binary_prints_its_url_first_and_exits_cleanly_on_sigterm() {
+fn binary_prints_its_url_first_and_exits_cleanly_on_sigterm_and_sigint() {
+    for sig in ["-TERM", "-INT"] {
+        run_binary_until(sig);
+    }
+}
+
+fn run_binary_until(sig: &str) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_tchat-devserver"))
         .args(["--addr", "127.0.0.1:0", "--delta-delay-ms", "0", "--runs", "client", "--ping-interval-ms", "100"])
         .stdout(Stdio::piped())
@@ -20,7 +26,7 @@ fn binary_prints_its_url_first_and_exits_cleanly_on_sigterm() {
     assert!(url.starts_with("http://127.0.0.1:"));
     let r = call("GET", &format!("{url}/api/v1/sessions"), Some("tr_dev_tchat_local"), None, &[]);
     assert_eq!(r.status, 200, "{}", r.text);
-    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let status = Command::new("kill").args([sig, &child.id().to_string()]).status().unwrap();
     assert!(status.success());
     let deadline = Instant::now() + WAIT;
     let exit = loop {
@@ -30,7 +36,7 @@ fn binary_prints_its_url_first_and_exits_cleanly_on_sigterm() {
         assert!(Instant::now() < deadline, "devserver did not exit");
         std::thread::sleep(Duration::from_millis(10));
     };
-    assert_eq!(exit.code(), Some(0));
+    assert_eq!(exit.code(), Some(0), "{sig}");
 }
 
 #[test]
