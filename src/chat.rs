@@ -6,7 +6,7 @@
 //! so that a send's network round trip never blocks the reader's state updates.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::thread::{JoinHandle, ThreadId};
 use std::time::Duration;
 
@@ -116,6 +116,17 @@ pub(crate) struct Shared {
     callback: Mutex<Option<Arc<Callback>>>,
     pub reader_thread: OnceLock<ThreadId>,
     send_lock: Mutex<()>,
+    /// Whether the reader holds an open `.out` response, and how many connection attempts it has
+    /// finished: a send waits on it to subscribe before appending.
+    pub link: Mutex<Link>,
+    pub link_changed: Condvar,
+}
+
+/// The reader's connection, as a send sees it.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Link {
+    pub connected: bool,
+    pub attempts: u64,
 }
 
 /// Conversation state that changes as it goes (PROTOCOL 8).
@@ -130,6 +141,14 @@ pub(crate) struct Conv {
     pub last_message_seq: Option<u64>,
     /// Turns the reader still waits for, for agents that send no `session-in-event-id`.
     pub turns_expected: u32,
+    /// Message appends under way: until they return, the reader cannot know their `.in` seq, so it
+    /// must not stop at a turn-complete.
+    pub appends_pending: u32,
+    /// The highest `.in` seq a turn-complete said the agent committed.
+    pub last_committed: Option<u64>,
+    /// The run asked to end its loop by [`Chat::close_agent`]: until it has ended, a message appended
+    /// now would land on a run that is about to exit without reading it.
+    pub closing_run: Option<String>,
     pub skip_until_turn_complete: bool,
     /// The assistant message of the turn in flight, as assembled so far.
     pub assembler: Assembler,
@@ -179,6 +198,13 @@ impl Shared {
     /// client's own token (a secret key may do what the session PAT may not). `None` when there is
     /// nothing new to try.
     pub fn refreshed_token(&self, failed: &Secret) -> Option<Secret> {
+        {
+            // Another thread may have refreshed it meanwhile (a send and the reader both hit 401).
+            let c = self.conv();
+            if !c.token.is_empty() && c.token != *failed {
+                return Some(c.token.clone());
+            }
+        }
         let config = self.client.http.config();
         let candidate = config
             .token_provider
@@ -336,6 +362,9 @@ impl Chat {
             turn_in_flight: false,
             last_message_seq: None,
             turns_expected: 0,
+            appends_pending: 0,
+            last_committed: None,
+            closing_run: None,
             skip_until_turn_complete: false,
             assembler: Assembler::new(),
             last_assistant: None,
@@ -382,6 +411,9 @@ impl Chat {
             turn_in_flight: saved.turn_in_flight,
             last_message_seq: saved.last_message_seq,
             turns_expected: u32::from(saved.turn_in_flight),
+            appends_pending: 0,
+            last_committed: None,
+            closing_run: None,
             skip_until_turn_complete: false,
             // A turn saved mid-stream goes on assembling into the part received before the restart.
             assembler: saved
@@ -421,6 +453,8 @@ impl Chat {
             callback: Mutex::new(None),
             reader_thread: OnceLock::new(),
             send_lock: Mutex::new(()),
+            link: Mutex::new(Link::default()),
+            link_changed: Condvar::new(),
         });
         let reader_shared = shared.clone();
         let reader = std::thread::Builder::new()
@@ -643,6 +677,29 @@ impl Chat {
         }
     }
 
+    /// After [`Chat::close_agent`], waits (bounded) until that run has really ended, so the next
+    /// message starts a continuation instead of landing on a run that exits without reading it.
+    fn wait_for_closing_run(&self) {
+        let Some(run_id) = self.shared.conv().closing_run.take() else { return };
+        let http = &self.shared.client.http;
+        let token = http.config().token.clone();
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let mut delay = Duration::from_millis(10);
+        while std::time::Instant::now() < deadline && !self.shared.is_cancelled() {
+            match api::run_status(http, &token, &run_id) {
+                Ok(status) if !api::run_is_final(&status) => {}
+                // Final, or not readable with this token (then there is nothing better to do).
+                _ => break,
+            }
+            std::thread::sleep(delay);
+            delay = (delay * 2).min(Duration::from_millis(200));
+        }
+        // In client mode the next ensure_run() sees the final status and triggers a continuation.
+        if self.shared.conv().run_mode == RunMode::Client {
+            let _ = self.shared.ensure_run(false);
+        }
+    }
+
     fn send_payload(&self, mut fields: Value, expect: Expect) -> Result<()> {
         let _guard = self.shared.send_lock.lock().unwrap_or_else(|e| e.into_inner());
         self.check_open()?;
@@ -651,27 +708,99 @@ impl Chat {
         if let Some(m) = self.shared.conv().metadata.clone() {
             fields["metadata"] = m;
         }
-        let seq = self.append(&json!({"kind": "message", "payload": fields}))?;
+        let chunk = json!({"kind": "message", "payload": fields});
         if expect == Expect::Nothing {
+            self.append(&chunk)?;
+            let mut c = self.shared.conv();
+            c.closing_run = c.run_id.clone();
             return Ok(());
         }
-        {
+        self.wait_for_closing_run();
+        // Subscribe first, append second. The agent trims `.out` back to the previous turn-complete
+        // after every turn, so a reader that connected only after two more turns ended would find the
+        // earlier one gone. Holding the stream open before the message lands rules that out, at the
+        // price of one round trip when the chat was idle.
+        let new_turn = {
             let mut c = self.shared.conv();
-            if seq.is_some() {
-                c.last_message_seq = seq;
-            }
-            if !c.turn_in_flight {
+            c.appends_pending += 1;
+            c.stream_failed = false;
+            let new_turn = !c.turn_in_flight;
+            if new_turn {
                 c.turn_in_flight = true;
                 c.turns_expected += 1;
             }
-            c.stream_failed = false;
+            new_turn
+        };
+        self.shared.subscribe_and_wait();
+        let result = self.append(&chunk);
+        let mut c = self.shared.conv();
+        c.appends_pending -= 1;
+        match result {
+            Ok(seq) => {
+                if seq.is_some() {
+                    c.last_message_seq = c.last_message_seq.max(seq);
+                }
+                // A fast agent may have finished the turn before our append returned: the reader then
+                // saw the turn-complete but kept waiting for our seq. Settle it here; the reader
+                // notices at its next record, ping or window end.
+                if c.appends_pending == 0 {
+                    if let (Some(committed), Some(sent)) = (c.last_committed, c.last_message_seq) {
+                        if committed >= sent {
+                            c.turn_in_flight = false;
+                            c.turns_expected = 0;
+                        }
+                    }
+                }
+                Ok(())
+            }
+            Err(e) => {
+                if new_turn && c.appends_pending == 0 {
+                    c.turns_expected = c.turns_expected.saturating_sub(1);
+                    c.turn_in_flight = c.turns_expected > 0;
+                }
+                Err(e)
+            }
         }
-        let _ = self.shared.ctl_tx.send(Ctl::Subscribe { peek_settled: false });
-        Ok(())
     }
 }
 
 impl Shared {
+    /// Asks the reader to subscribe and waits until it holds an open `.out` response, or finished a
+    /// connection attempt that failed (it retries on its own), or the chat is cancelled. Bounded by
+    /// the connect and response timeouts.
+    pub fn subscribe_and_wait(&self) {
+        // From the callback, the reader is this very thread and is connected: it reads on after the
+        // callback returns.
+        if self.reader_thread.get() == Some(&std::thread::current().id()) {
+            let _ = self.ctl_tx.send(Ctl::Subscribe { peek_settled: false });
+            return;
+        }
+        // Always ask: a reader that looks connected may be leaving after its last turn-complete, and
+        // it skips the request if it finds no turn in flight.
+        let _ = self.ctl_tx.send(Ctl::Subscribe { peek_settled: false });
+        let mut link = self.link.lock().unwrap_or_else(|e| e.into_inner());
+        let attempts = link.attempts;
+        let config = self.client.http.config();
+        let deadline = std::time::Instant::now() + config.connect_timeout + config.response_timeout;
+        while !link.connected && link.attempts == attempts && !self.is_cancelled() {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            link = self.link_changed.wait_timeout(link, left).unwrap_or_else(|e| e.into_inner()).0;
+        }
+    }
+
+    /// The reader reports a connection opened (`true`) or ended (`false`, also a failed attempt).
+    pub fn set_link(&self, connected: bool) {
+        let mut link = self.link.lock().unwrap_or_else(|e| e.into_inner());
+        if !connected {
+            link.attempts += 1;
+        }
+        link.connected = connected;
+        self.link_changed.notify_all();
+    }
+
     /// Stops the reader's current stream now: flags the cancel, then interrupts a blocked read.
     pub fn cancel_stream(&self) {
         self.cancelled.store(true, Ordering::SeqCst);

@@ -54,7 +54,11 @@ pub(crate) fn reader_main(shared: Arc<Shared>, ctl: Receiver<Ctl>) {
                 Ctl::Shutdown => return,
             }
         }
-        let mut sub = Subscription { shared: &shared, ctl: &ctl, peek_settled: peek };
+        // A request that raced with the end of the last turn finds nothing to wait for.
+        if !shared.conv().turn_in_flight {
+            continue;
+        }
+        let mut sub = Subscription { shared: &shared, ctl: &ctl, peek_settled: peek, token_used: Secret::default() };
         if sub.run() == Flow::Exit {
             return;
         }
@@ -91,6 +95,9 @@ struct Subscription<'a> {
     shared: &'a Shared,
     ctl: &'a Receiver<Ctl>,
     peek_settled: bool,
+    /// The token of the last `.out` request: a 401 refreshes from this one, not from whatever the
+    /// shared state holds by then.
+    token_used: Secret,
 }
 
 impl Subscription<'_> {
@@ -102,11 +109,14 @@ impl Subscription<'_> {
                 return Flow::Exit;
             }
             let mut got_records = false;
-            let end = match self.connect() {
+            let connected = self.connect();
+            self.shared.set_link(connected.is_ok());
+            let end = match connected {
                 Ok(response) => {
                     auth_retried = false;
                     let settled = header(&response, "x-session-settled") == Some("true");
                     let end = self.read(response, &mut got_records);
+                    self.shared.set_link(false);
                     if settled && matches!(end, End::WindowEnd) {
                         // The server found the session idle: nothing more is coming for this turn.
                         self.finish_turns();
@@ -119,8 +129,7 @@ impl Subscription<'_> {
                     match status {
                         401 | 403 if !auth_retried => {
                             auth_retried = true;
-                            let current = self.shared.session_token();
-                            if self.shared.refreshed_token(&current).is_some() {
+                            if self.shared.refreshed_token(&self.token_used).is_some() {
                                 continue;
                             }
                             End::Fatal(err)
@@ -208,7 +217,7 @@ impl Subscription<'_> {
         }
     }
 
-    fn connect(&self) -> Result<http::Response<ureq::Body>, Connect> {
+    fn connect(&mut self) -> Result<http::Response<ureq::Body>, Connect> {
         let http = &self.shared.client.http;
         let agent = http.stream_agent().map_err(Connect::Network)?;
         *self.shared.stream_agent.lock().unwrap_or_else(|e| e.into_inner()) = Some(agent.clone());
@@ -217,6 +226,7 @@ impl Subscription<'_> {
             return Err(Connect::Cancelled);
         }
         let token: Secret = self.shared.session_token();
+        self.token_used = token.clone();
         let cursor = self.shared.conv().last_event_id;
         let path = format!("/realtime/v1/sessions/{}/out", encode_segment(&self.shared.session_id));
         let mut req = crate::http::Request::get(path, &token)
@@ -308,6 +318,10 @@ impl Subscription<'_> {
                 self.control(control)
             }
             StreamItem::Ping { .. } => {
+                if !self.shared.conv().turn_in_flight {
+                    // A send settled the turn after the reader last looked (see Chat::send_payload).
+                    return Some(End::TurnsDone);
+                }
                 if last_record.elapsed() > stall {
                     return Some(End::Failed(format!("no record for {stall:?} (stall)")));
                 }
@@ -379,7 +393,11 @@ impl Subscription<'_> {
             c.turns_expected = c.turns_expected.saturating_sub(1);
             // The agent tells which `.in` records it has committed; a later message of ours means
             // another turn is coming. Without that header, count turns.
-            let more = match (tc.session_in_event_id, c.last_message_seq) {
+            if tc.session_in_event_id.is_some() {
+                c.last_committed = c.last_committed.max(tc.session_in_event_id);
+            }
+            let more = c.appends_pending > 0
+                || match (tc.session_in_event_id, c.last_message_seq) {
                 (Some(committed), Some(sent)) => committed < sent,
                 _ => c.turns_expected > 0,
             };
@@ -397,7 +415,8 @@ impl Subscription<'_> {
             self.shared.emit(Event::SessionClosed { reason: tc.session_closed_reason });
             return Some(End::Closed);
         }
-        if more {
+        // The callback may have sent the next message: then this connection carries its turn too.
+        if more || self.shared.conv().turn_in_flight {
             None
         } else {
             Some(End::TurnsDone)
