@@ -54,6 +54,7 @@ bench:
 ifeq ($(BENCH_OUT_FILE),)
 	$(CARGO) build --release -p tchat-devserver
 	$(CARGO) bench --bench client
+	$(CARGO) bench -p tchat-devserver --bench subscribers
 endif
 
 ## make test-conformance: the official AgentChat (@trigger.dev/sdk, pinned by tests/conformance's

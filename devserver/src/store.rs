@@ -305,27 +305,40 @@ pub struct Run {
 }
 
 impl Run {
+    /// The shape of `GET /api/v3/runs/{id}` (the SDK's `RetrieveRunResponse`): every field it
+    /// requires is present; optional ones with no value are left out rather than `null`.
     pub fn to_json(&self) -> Value {
         let s = self.status;
-        json!({
+        let end = self.finished_at.unwrap_or_else(clock::now_ms);
+        let mut v = json!({
             "id": self.id,
             "status": s.as_str(),
             "taskIdentifier": self.task,
             "isQueued": false,
-            "isExecuting": s.is_alive(),
+            "isExecuting": s == RunStatus::Executing,
             "isWaiting": s == RunStatus::Waiting,
             "isCompleted": !s.is_alive(),
             "isSuccess": s == RunStatus::Completed,
             "isFailed": false,
             "isCancelled": s == RunStatus::Canceled,
+            "isTest": false,
             "payload": self.payload,
             "createdAt": clock::iso(self.created_at),
             "updatedAt": clock::iso(self.updated_at),
             "startedAt": clock::iso(self.created_at),
-            "finishedAt": self.finished_at.map(clock::iso),
             "attemptCount": 1,
             "tags": [],
-        })
+            "costInCents": 0,
+            "baseCostInCents": 0,
+            "durationMs": end.saturating_sub(self.created_at),
+            "depth": 0,
+            "triggerFunction": "trigger",
+            "relatedRuns": {},
+        });
+        if let Some(f) = self.finished_at {
+            v["finishedAt"] = json!(clock::iso(f));
+        }
+        v
     }
 }
 

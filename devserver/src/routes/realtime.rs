@@ -137,20 +137,87 @@ pub async fn subscribe(
     Ok(resp)
 }
 
-pub async fn records(
+/// `GET .../{out,in}/records?afterEventId=N`: a non-SSE, wait=0 drain of one channel, as the
+/// agent SDK reads it at run boot. Each record is the channel's `{data, id}` envelope unwrapped
+/// next to its `seqNum` (and `headers`, when it has any); S2 command records are left out, and
+/// control records come back with `data` and `id` empty. An externalId that names no session
+/// yet reads as empty, like the SSE route; a `session_...` id must exist.
+pub async fn out_records(
     State(app): State<Arc<App>>,
     Path(session): Path<String>,
     Query(q): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> ApiResult<Json<Value>> {
+    read_records(app, session, q, headers, Io::Out)
+}
+
+pub async fn in_records(
+    State(app): State<Arc<App>>,
+    Path(session): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> ApiResult<Json<Value>> {
+    read_records(app, session, q, headers, Io::In)
+}
+
+enum Io {
+    Out,
+    In,
+}
+
+fn read_records(
+    app: Arc<App>,
+    session: String,
+    q: HashMap<String, String>,
+    headers: HeaderMap,
+    io: Io,
+) -> ApiResult<Json<Value>> {
     let caller = app.authenticate(&headers)?;
     let after = match q.get("afterEventId") {
         None => None,
-        Some(v) => Some(v.trim().parse::<u64>().map_err(|_| ApiError::msg(400, "afterEventId must be an integer"))?),
+        Some(v) if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) => {
+            Some(v.parse::<u64>().map_err(|_| ApiError::msg(400, "afterEventId must be an integer"))?)
+        }
+        Some(_) => return Err(ApiError::msg(400, "afterEventId must be an integer")),
     };
     let store = app.store();
-    let s = store.resolve(&session).and_then(|id| store.session(&id)).ok_or_else(ApiError::session_not_found)?;
+    let Some(id) = store.resolve(&session) else {
+        if session.starts_with("session_") {
+            return Err(ApiError::session_not_found());
+        }
+        caller.require(&need("read", vec![session.as_str()]))?;
+        return Ok(Json(json!({ "records": [] })));
+    };
+    let s = store.session(&id).expect("resolved");
     caller.require(&need("read", s.ids()))?;
-    let records: Vec<Value> = s.records_after(after, usize::MAX).iter().map(|r| r.to_json()).collect();
+    let records: Vec<Value> = match io {
+        Io::Out => s
+            .records_after(after, usize::MAX)
+            .iter()
+            .filter(|r| !r.is_command())
+            .map(|r| {
+                let envelope: Value = serde_json::from_str(&r.body).unwrap_or(Value::Null);
+                let mut v = json!({
+                    "data": envelope.get("data").cloned().unwrap_or_else(|| json!("")),
+                    "id": envelope.get("id").and_then(Value::as_str).unwrap_or(""),
+                    "seqNum": r.seq_num,
+                });
+                if !r.headers.is_empty() {
+                    v["headers"] = json!(r.headers.iter().map(|(k, v)| json!([k, v])).collect::<Vec<_>>());
+                }
+                v
+            })
+            .collect(),
+        // `.in` bodies are stored as the client posted them: `data` is that raw JSON text.
+        Io::In => s
+            .in_log
+            .iter()
+            .filter(|r| after.is_none_or(|a| r.seq > a))
+            .map(|r| {
+                let id = r.part_id.clone().unwrap_or_else(|| format!("in_{}", r.seq));
+                json!({ "data": r.body, "id": id, "seqNum": r.seq })
+            })
+            .collect(),
+    };
     Ok(Json(json!({ "records": records })))
 }

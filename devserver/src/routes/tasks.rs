@@ -30,10 +30,7 @@ pub async fn trigger(
     if task != DEMO_TASK {
         return Err(ApiError::msg(404, "Task not found"));
     }
-    let mut payload = body.get("payload").cloned().unwrap_or(Value::Null);
-    if !payload.is_object() {
-        return Err(ApiError::msg(400, "Invalid request body: payload must be an object"));
-    }
+    let mut payload = run_payload(&body)?;
     let idempotency_key = body.pointer("/options/idempotencyKey").and_then(Value::as_str).map(str::to_string);
 
     let mut store = app.store();
@@ -67,6 +64,32 @@ pub async fn trigger(
     }
     drop(store);
     Ok(respond(&app, &run_id, &session_key, false))
+}
+
+/// The run's payload from a trigger body. The payload is either the JSON object itself, or (what
+/// the SDK's `tasks.trigger` sends) a serialized packet named by `options.payloadType`:
+/// `application/json` text, or `application/super+json` text whose `json` member is the value
+/// (its `meta` only restores Dates and the like, which a chat payload does not hold).
+fn run_payload(body: &Value) -> ApiResult<Value> {
+    let invalid = |why: &str| ApiError::msg(400, format!("Invalid request body: {why}"));
+    let payload = match body.get("payload") {
+        Some(Value::String(text)) => {
+            let kind = body.pointer("/options/payloadType").and_then(Value::as_str).unwrap_or("application/json");
+            let parsed: Value =
+                serde_json::from_str(text).map_err(|_| invalid("payload is not valid JSON for its payloadType"))?;
+            match kind {
+                "application/json" => parsed,
+                "application/super+json" => parsed.get("json").cloned().unwrap_or(Value::Null),
+                other => return Err(invalid(&format!("the demo task cannot read a {other} payload"))),
+            }
+        }
+        Some(v) => v.clone(),
+        None => Value::Null,
+    };
+    if !payload.is_object() {
+        return Err(invalid("payload must be an object"));
+    }
+    Ok(payload)
 }
 
 /// 200 with the run id, and the run's token in `x-trigger-jwt` as the real API returns it.

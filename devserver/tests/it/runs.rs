@@ -30,6 +30,32 @@ fn run_status_and_scopes() {
 }
 
 #[test]
+fn run_object_has_every_field_the_sdk_requires() {
+    // `RetrieveRunResponse` in @trigger.dev/core: these are required (`finishedAt` is optional,
+    // so it is absent, not null, while the run lives).
+    let s = server();
+    let v = create_session(&s, "fields");
+    let run = v["runId"].as_str().unwrap().to_string();
+    let j = get(&s, &format!("/api/v3/runs/{run}"), s.secret_key()).json();
+    for key in [
+        "id", "status", "taskIdentifier", "isQueued", "isExecuting", "isWaiting", "isCompleted", "isSuccess",
+        "isFailed", "isCancelled", "isTest", "createdAt", "updatedAt", "tags", "costInCents", "baseCostInCents",
+        "durationMs", "depth", "triggerFunction", "relatedRuns",
+    ] {
+        assert!(j.get(key).is_some_and(|v| !v.is_null()), "{key} missing: {j}");
+    }
+    assert_eq!(j["triggerFunction"], "trigger");
+    assert!(j["relatedRuns"].is_object());
+    assert!(j.get("finishedAt").is_none(), "a live run has no finishedAt: {j}");
+    assert_eq!((j["isWaiting"].as_bool(), j["isExecuting"].as_bool()), (Some(true), Some(false)), "WAITING is not executing");
+    s.kill_run("fields");
+    let j = get(&s, &format!("/api/v3/runs/{run}"), s.secret_key()).json();
+    assert_eq!(j["status"], "CANCELED");
+    assert!(j["finishedAt"].is_string());
+    assert!(j["durationMs"].is_u64());
+}
+
+#[test]
 fn server_mode_continues_after_a_killed_run() {
     let s = server();
     let v = create_session(&s, "kill");
@@ -170,6 +196,36 @@ fn client_mode_upgrade_waits_for_the_client() {
     let r = trigger(&s, "demo", s.secret_key(), json!({ "chatId": "cu", "trigger": "preload", "sessionId": sid, "continuation": true, "previousRunId": first }));
     assert_eq!(r.status, 200);
     assert_eq!(text_of(&sse.turn()), "You said: /upgrade");
+}
+
+#[test]
+fn trigger_accepts_the_sdks_serialized_payloads() {
+    // `tasks.trigger` sends the payload as text with `options.payloadType`.
+    let s = client_mode_server();
+    let sid = post(&s, "/api/v1/sessions", s.secret_key(), &create_body(Some("sj"), preload("sj"))).json()["id"].as_str().unwrap().to_string();
+    let payload = json!({ "chatId": "sj", "trigger": "submit-message", "sessionId": sid,
+        "message": { "id": "u1", "role": "user", "parts": [{ "type": "text", "text": "superjson" }] } });
+    let packet = json!({ "json": payload }).to_string();
+    let body = json!({ "payload": packet, "options": { "payloadType": "application/super+json", "payloadSize": packet.len() } });
+    let r = post(&s, "/api/v1/tasks/demo/trigger", s.secret_key(), &body);
+    assert_eq!(r.status, 200, "{}", r.text);
+    let run = r.json()["id"].as_str().unwrap().to_string();
+    let jwt = r.header("x-trigger-jwt").unwrap().to_string();
+    assert_eq!(get(&s, &format!("/api/v3/runs/{run}"), &jwt).json()["payload"], payload);
+    let mut sse = subscribe(&s, "sj", &jwt, &[]);
+    assert_eq!(text_of(&sse.turn()), "You said: superjson");
+
+    let plain = json!({ "chatId": "sj", "trigger": "preload", "sessionId": sid }).to_string();
+    let r = post(&s, "/api/v1/tasks/demo/trigger", s.secret_key(), &json!({ "payload": plain, "options": { "payloadType": "application/json" } }));
+    assert_eq!(r.status, 200, "{}", r.text);
+    for bad in [
+        json!({ "payload": "not json", "options": { "payloadType": "application/json" } }),
+        json!({ "payload": "[1]", "options": { "payloadType": "application/json" } }),
+        json!({ "payload": plain, "options": { "payloadType": "application/store" } }),
+        json!({ "payload": 5 }),
+    ] {
+        assert_eq!(post(&s, "/api/v1/tasks/demo/trigger", s.secret_key(), &bad).status, 400, "{bad}");
+    }
 }
 
 #[test]

@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::common::*;
 
@@ -170,15 +170,70 @@ fn peek_settled() {
 
 #[test]
 fn out_records_endpoint() {
+    // The SDK's `readSessionStreamRecords` shape: `{records: [{data, id, seqNum, headers?}]}`,
+    // the record's `{data, id}` envelope unwrapped, S2 command records left out.
     let s = server();
     let pat = create_session(&s, "recs")["publicAccessToken"].as_str().unwrap().to_string();
     send_text(&s, "recs", &pat, "u1", "hi");
     let turn = subscribe(&s, "recs", &pat, &[]).turn();
     let r = get(&s, "/realtime/v1/sessions/recs/out/records?afterEventId=5", &pat).json();
-    let seqs: Vec<u64> = r["records"].as_array().unwrap().iter().map(|r| r["seq_num"].as_u64().unwrap()).collect();
+    let recs = r["records"].as_array().unwrap();
+    let seqs: Vec<u64> = recs.iter().map(|r| r["seqNum"].as_u64().unwrap()).collect();
     assert_eq!(seqs, (6..turn.len() as u64).collect::<Vec<_>>());
+    for (rec, wire) in recs.iter().zip(&turn[6..]) {
+        match wire.chunk() {
+            Some(chunk) => {
+                let envelope: Value = serde_json::from_str(wire.body.as_deref().unwrap()).unwrap();
+                assert_eq!(rec["data"], chunk);
+                assert_eq!(rec["id"], envelope["id"]);
+                assert!(rec.get("headers").is_none(), "a data record has no headers: {rec}");
+            }
+            None => {
+                assert_eq!(rec["data"], "", "a control record has no data");
+                assert_eq!(rec["id"], "");
+                assert_eq!(rec["headers"][0], json!(["trigger-control", "turn-complete"]));
+            }
+        }
+    }
     let all = get(&s, "/realtime/v1/sessions/recs/out/records", &pat).json();
     assert_eq!(all["records"].as_array().unwrap().len(), turn.len());
+    assert_eq!(all["records"][0]["data"]["type"], "start");
+
+    // A second turn trims: the trim command record is never returned.
+    send_text(&s, "recs", &pat, "u2", "again");
+    subscribe(&s, "recs", &pat, &[("Last-Event-ID", &(turn.len() - 1).to_string())]).turn();
+    assert!(s.out_records("recs").iter().any(|r| r["headers"][0][0] == ""), "the devserver wrote a trim");
+    let all = get(&s, "/realtime/v1/sessions/recs/out/records", &pat).json();
+    assert!(all["records"].as_array().unwrap().iter().all(|r| r["headers"][0][0] != ""));
+
+    // Addressing and validation as the SSE route: an externalId with no session reads as empty.
+    assert_eq!(get(&s, "/realtime/v1/sessions/nobody/out/records", s.secret_key()).json(), json!({ "records": [] }));
+    assert_eq!(get(&s, "/realtime/v1/sessions/session_nobody/out/records", s.secret_key()).status, 404);
+    assert_eq!(get(&s, "/realtime/v1/sessions/recs/out/records?afterEventId=-1", &pat).status, 400);
+    assert_eq!(get(&s, "/realtime/v1/sessions/recs/out/records?afterEventId=x", &pat).status, 400);
+    let other = create_session(&s, "other")["publicAccessToken"].as_str().unwrap().to_string();
+    assert_eq!(get(&s, "/realtime/v1/sessions/recs/out/records", &other).status, 403);
+}
+
+#[test]
+fn in_records_endpoint() {
+    // `.in` records come back as posted: `data` is the raw JSON text, `id` the part id.
+    let s = server();
+    let pat = create_session(&s, "inrecs")["publicAccessToken"].as_str().unwrap().to_string();
+    let body = user_message("inrecs", "u1", "hi").to_string();
+    let url = format!("{}/realtime/v1/sessions/inrecs/in/append", s.base_url());
+    assert_eq!(call("POST", &url, Some(&pat), Some(&body), &[("X-Part-Id", "part-a")]).status, 200);
+    assert_eq!(append(&s, "inrecs", &pat, &json!({ "kind": "stop" })).status, 200);
+    let r = get(&s, "/realtime/v1/sessions/inrecs/in/records", &pat).json();
+    let recs = r["records"].as_array().unwrap();
+    assert_eq!(recs.len(), 2);
+    assert_eq!(recs[0], json!({ "data": body, "id": "part-a", "seqNum": 0 }));
+    assert_eq!(recs[1]["seqNum"], 1);
+    assert_eq!(recs[1]["data"], json!({ "kind": "stop" }).to_string());
+    assert!(!recs[1]["id"].as_str().unwrap().is_empty(), "every record has an id");
+    let after = get(&s, "/realtime/v1/sessions/inrecs/in/records?afterEventId=0", &pat).json();
+    assert_eq!(after["records"].as_array().unwrap().len(), 1);
+    assert_eq!(after["records"][0]["seqNum"], 1);
 }
 
 #[test]
