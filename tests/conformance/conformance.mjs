@@ -189,9 +189,11 @@ async function main() {
   const baseURL = await startDevserver();
   console.log(`# devserver at ${baseURL}`);
 
-  const { configure, sessions } = await import("@trigger.dev/sdk");
+  const { configure, sessions, runs } = await import("@trigger.dev/sdk");
   const { AgentChat } = await import("@trigger.dev/sdk/chat");
+  const { apiClientManager } = await import("@trigger.dev/core/v3");
   configure({ secretKey: SECRET_KEY, baseURL });
+  const apiClient = apiClientManager.clientOrThrow();
 
   const chatId = `conformance-${process.pid}-${Date.now()}`;
   const triggered = [];
@@ -247,6 +249,7 @@ async function main() {
   });
 
   await step("stop during /slow 200 ends the turn early; the conversation continues", async () => {
+    const cursor = chat.session.lastEventId;
     const stream = await chat.sendMessage("/slow 200");
     const reader = stream.stream.getReader();
     const seen = [];
@@ -267,6 +270,14 @@ async function main() {
     assert.ok(ticks.length < 200, `stopped early (${ticks.length} ticks)`);
     assert.deepEqual(ticks, ticks.map((_, i) => i + 1), "ticks in order, none missing");
     assert.ok(Date.now() - t0 < 5000, "the stopped stream closed promptly");
+    // What the agent wrote, read back the way the agent SDK reads .out at run boot.
+    const { records } = await apiClient.readSessionStreamRecords(chatId, "out", { afterEventId: cursor });
+    const written = records.filter((r) => r.data && typeof r.data === "object").map((r) => r.data);
+    assert.ok(written.some((c) => c.type === "abort"), `the agent aborted: ${types(written).join(",")}`);
+    assert.ok(!written.some((c) => c.type === "finish"), "and never finished");
+    assert.ok(tickNumbers(written).length < 200, `it stopped early (${tickNumbers(written).length} ticks written)`);
+    const last = records.at(-1);
+    assert.deepEqual(last.headers?.[0], ["trigger-control", "turn-complete"], "the turn completed");
     // Had the agent not stopped, this message would be steering for the slow turn.
     const next = await chat.sendMessage("still there?");
     assert.equal(await next.text(), "You said: still there?");
@@ -386,15 +397,15 @@ async function main() {
     const row = await sessions.retrieve(chatId);
     const runId = row.currentRunId;
     assert.match(runId, /^run_/);
-    let status;
+    let run;
     for (let i = 0; i < 100; i++) {
-      const r = await fetch(`${baseURL}/api/v3/runs/${runId}`, { headers: { Authorization: `Bearer ${SECRET_KEY}` } });
-      assert.equal(r.status, 200);
-      status = (await r.json()).status;
-      if (status === "COMPLETED") break;
+      run = await runs.retrieve(runId);
+      if (run.isCompleted) break;
       await sleep(50);
     }
-    assert.equal(status, "COMPLETED", "the agent's run completed after close");
+    assert.equal(run.status, "COMPLETED", "the agent's run completed after close");
+    assert.equal(run.isSuccess, true);
+    assert.ok(run.finishedAt instanceof Date);
     // Closing the session itself is terminal.
     const closed = await sessions.close(chatId, { reason: "conformance done" });
     assert.ok(closed.closedAt instanceof Date, "closedAt set");
