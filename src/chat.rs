@@ -354,6 +354,13 @@ impl Chat {
         let created = api::create_session(&client.http, &client_token, &body)?;
 
         let run_mode = if created.run_id.is_some() { RunMode::Server } else { RunMode::Client };
+        log_at!(
+            Level::Info,
+            "chat {chat_id}: session {} {} ({:?}-managed runs)",
+            created.session_id,
+            if created.is_cached { "resumed" } else { "created" },
+            run_mode
+        );
         let conv = Conv {
             run_id: created.run_id.clone(),
             token: created.token.unwrap_or_default(),
@@ -427,6 +434,7 @@ impl Chat {
             closed: false,
             stream_failed: false,
         };
+        log_at!(Level::Info, "chat {}: restored session {} at cursor {:?}", saved.chat_id, saved.session_id, saved.last_event_id);
         let chat = Chat::start(client, saved.session_id, saved.chat_id, saved.task_id, conv)?;
         if saved.turn_in_flight {
             // Resuming where nothing may be streaming any more: let the server close at once if the
