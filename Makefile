@@ -47,15 +47,30 @@ check-header-compile:
 demo: build examples
 	@TCHAT_DEVSERVER_ARGS="--delta-delay-ms 40" tests/c/run.sh tests/c/demo.sh $(BUILD_C)/chat
 
-## make bench: benchmark programs (figures, not pass/fail). BENCH_OUT_FILE=path decodes a captured
-## .out body instead of the generated stream (and skips the other benchmarks).
-bench:
-	$(CARGO) bench --bench decode $(if $(BENCH_OUT_FILE),-- --file $(BENCH_OUT_FILE))
+## make bench: benchmark programs (figures, not pass/fail), then the same figures for the official
+## Node client (tests/conformance/bench: @trigger.dev/sdk pinned by that lockfile, installed with
+## npm ci) and a table of each tchat figure next to the Node one. BENCH_OUT_FILE=path decodes a
+## captured .out body instead of the generated stream (and skips the other benchmarks); otherwise
+## the generated stream is saved to build-c/bench-out.sse and both decoders read those bytes.
+## Each benchmark's stdout is also kept in build-c/bench-*.txt for the table.
+BENCH_LOG   := $(BUILD_C)/bench
+BENCH_NODE  := TCHAT_DEVSERVER=$(CURDIR)/$(RELEASE)/tchat-devserver node --expose-gc tests/conformance/bench
+# $(call bench_run,command,log): shows the command, runs it, prints and keeps its stdout, keeps its status.
+bench_run    = echo '$(1)'; { $(1); echo $$? > $(2).rc; } | tee $(2); exit $$(cat $(2).rc)
+# (the literal path is $(CONFORMANCE)/node_modules/.package-lock.json, defined further down)
+bench: tests/conformance/node_modules/.package-lock.json
+	@mkdir -p $(BUILD_C) && rm -f $(BENCH_LOG)-*.txt $(BENCH_LOG)-*.txt.rc
+	@$(call bench_run,$(CARGO) bench --bench decode -- $(if $(BENCH_OUT_FILE),--file $(BENCH_OUT_FILE),--write $(BUILD_C)/bench-out.sse),$(BENCH_LOG)-decode.txt)
 ifeq ($(BENCH_OUT_FILE),)
 	$(CARGO) build --release -p tchat-devserver
-	$(CARGO) bench --bench client
+	@$(call bench_run,$(CARGO) bench --bench client,$(BENCH_LOG)-client.txt)
 	$(CARGO) bench -p tchat-devserver --bench subscribers
 endif
+	@$(call bench_run,$(BENCH_NODE)/decode.mjs --file $(or $(BENCH_OUT_FILE),$(BUILD_C)/bench-out.sse),$(BENCH_LOG)-node-decode.txt)
+ifeq ($(BENCH_OUT_FILE),)
+	@$(call bench_run,$(BENCH_NODE)/client.mjs,$(BENCH_LOG)-node-client.txt)
+endif
+	@node tests/conformance/bench/compare.mjs $(BENCH_LOG)
 
 ## make test-conformance: the official AgentChat (@trigger.dev/sdk, pinned by tests/conformance's
 ## lockfile) holds a whole conversation against the devserver.
