@@ -26,6 +26,7 @@ use std::collections::HashMap;
 
 use serde_json::{Map, Value};
 
+use crate::records::{ChunkRecord, DeltaKind, Scan};
 use crate::wire::{is_tool_type, tool_name, UIMessage};
 
 /// A tool call waiting for the user's decision (a tool part in state `approval-requested`).
@@ -221,6 +222,62 @@ impl Assembler {
     pub fn apply(&mut self, chunk: &Value) {
         if let Some(t) = chunk.get("type").and_then(Value::as_str) {
             self.apply_typed(t, chunk);
+        }
+    }
+
+    /// Fold one decoded chunk: [`Assembler::apply`] without building a [`Value`] for the hot chunks.
+    ///
+    /// A `text-delta` or `reasoning-delta` that [`ChunkRecord::text_delta`] describes goes straight to
+    /// [`Assembler::apply_delta`]; any other chunk is parsed and applied as [`Assembler::apply`] would.
+    pub fn apply_record(&mut self, record: &ChunkRecord) {
+        if let Some(d) = record.text_delta() {
+            return self.apply_delta(d.kind, d.id, d.delta);
+        }
+        if let Some(t) = record.chunk_type_if_string() {
+            self.apply_typed(t, &record.chunk_value());
+        }
+    }
+
+    /// Fold one chunk given as JSON text; the same as parsing it and calling [`Assembler::apply`],
+    /// except that plain text and reasoning deltas are applied without building a [`Value`]. Text
+    /// that is not a JSON object is ignored.
+    pub fn apply_json(&mut self, json: &str) {
+        let Ok(scan) = Scan::new(json) else { return };
+        let fields = scan.fields();
+        if let (Some(kind), Some(id)) = (fields.kind, fields.delta_id) {
+            return self.apply_delta(kind, id, fields.delta.unwrap_or(""));
+        }
+        if let Scan::Map(map) = scan {
+            let chunk = Value::Object(map);
+            if let Some(t) = chunk.get("type").and_then(Value::as_str) {
+                self.apply_typed(t, &chunk);
+            }
+        }
+    }
+
+    /// Fold a `text-delta` (`kind` [`DeltaKind::Text`]) or `reasoning-delta` chunk with a string `id`,
+    /// the given `delta` (`""` for a chunk without one) and no `providerMetadata`: the hot path, the
+    /// same as [`Assembler::apply`] on such a chunk.
+    pub fn apply_delta(&mut self, kind: DeltaKind, id: &str, delta: &str) {
+        self.applied = true;
+        let open = match kind {
+            DeltaKind::Text => &mut self.active_text,
+            DeltaKind::Reasoning => &mut self.active_reasoning,
+        };
+        let idx = match open.get(id) {
+            Some(idx) => idx,
+            None => {
+                let id_value = (kind == DeltaKind::Reasoning).then(|| Value::String(id.to_owned()));
+                self.open_delta_part(kind, id.to_owned(), id_value)
+            }
+        };
+        if let Some(Value::Object(p)) = self.message.parts.get_mut(idx) {
+            match p.get_mut("text") {
+                Some(Value::String(s)) => s.push_str(delta),
+                _ => {
+                    p.insert("text".into(), Value::String(delta.to_owned()));
+                }
+            }
         }
     }
 
@@ -582,18 +639,7 @@ impl Assembler {
     fn text_delta(&mut self, c: &Map<String, Value>) {
         let idx = match self.active_text.get(&id_str(c.get("id"))) {
             Some(i) => i,
-            // The SDK throws ("Ensure a text-start chunk is sent before..."). Creating the part keeps
-            // the text of a stream picked up mid-part (restored state, trimmed history) instead of
-            // losing it.
-            None => {
-                let mut p = Map::new();
-                p.insert("type".into(), "text".into());
-                p.insert("text".into(), "".into());
-                p.insert("state".into(), "streaming".into());
-                let idx = self.push(p);
-                self.active_text.insert(id_key(c.get("id")), idx);
-                idx
-            }
+            None => self.open_delta_part(DeltaKind::Text, id_key(c.get("id")), None),
         };
         append_text(self.message.parts.get_mut(idx), c);
     }
@@ -602,17 +648,38 @@ impl Assembler {
         let idx = match self.active_reasoning.get(&id_str(c.get("id"))) {
             Some(i) => i,
             None => {
-                let mut p = Map::new();
-                p.insert("type".into(), "reasoning".into());
-                put(&mut p, "id", c.get("id"));
-                p.insert("text".into(), "".into());
-                p.insert("state".into(), "streaming".into());
-                let idx = self.push(p);
-                self.active_reasoning.insert(id_key(c.get("id")), idx);
-                idx
+                let id = c.get("id").cloned();
+                self.open_delta_part(DeltaKind::Reasoning, id_key(c.get("id")), id)
             }
         };
         append_text(self.message.parts.get_mut(idx), c);
+    }
+
+    /// A delta for a text or reasoning part that is not open. The SDK throws ("Ensure a text-start
+    /// chunk is sent before..."). Creating the part keeps the text of a stream picked up mid-part
+    /// (restored state, trimmed history) instead of losing it. `id` is the chunk's `id`, stored on
+    /// reasoning parts (as `reasoning-start` does); `key` is its open-parts key.
+    fn open_delta_part(&mut self, kind: DeltaKind, key: String, id: Option<Value>) -> usize {
+        let mut p = Map::new();
+        match kind {
+            DeltaKind::Text => {
+                p.insert("type".into(), "text".into());
+            }
+            DeltaKind::Reasoning => {
+                p.insert("type".into(), "reasoning".into());
+                if let Some(id) = id {
+                    p.insert("id".into(), id);
+                }
+            }
+        }
+        p.insert("text".into(), "".into());
+        p.insert("state".into(), "streaming".into());
+        let idx = self.push(p);
+        match kind {
+            DeltaKind::Text => self.active_text.insert(key, idx),
+            DeltaKind::Reasoning => self.active_reasoning.insert(key, idx),
+        }
+        idx
     }
 
     fn tool_input_start(&mut self, c: &Map<String, Value>) {

@@ -298,16 +298,16 @@ impl Subscription<'_> {
                     if c.skip_until_turn_complete {
                         return None;
                     }
-                    c.assembler.apply(&rec.chunk);
+                    c.assembler.apply_record(&rec);
                 }
-                let delta = match rec.chunk_type.as_str() {
-                    "text-delta" | "reasoning-delta" => rec.chunk.get("delta").and_then(|d| d.as_str()).map(str::to_owned),
-                    _ => None,
-                };
+                // The chunk's JSON goes out as it came in (no re-serialization); `delta` is only set
+                // for text-delta and reasoning-delta.
+                let delta = rec.delta().map(str::to_owned);
+                let chunk_type = rec.chunk_type().to_owned();
                 self.shared.emit(Event::Chunk(ChunkEvent {
                     seq_num: rec.seq_num,
-                    chunk_type: rec.chunk_type,
-                    json: rec.chunk.to_string(),
+                    chunk_type,
+                    json: rec.into_json(),
                     delta,
                 }));
                 None

@@ -15,6 +15,7 @@ use tchat::assemble::{
     approval_response, parse_partial_json, pending_approvals, repair_json, slim_for_wire,
     ApprovalError, Assembler, PendingApproval,
 };
+use tchat::records::{ChunkRecord, DeltaKind};
 use tchat::wire::UIMessage;
 
 fn fixture_path(name: &str) -> PathBuf {
@@ -23,10 +24,18 @@ fn fixture_path(name: &str) -> PathBuf {
         .join(name)
 }
 
-fn chunks(name: &str) -> Vec<Value> {
+/// The fixture's chunks as the JSON lines they are stored as.
+fn chunk_lines(name: &str) -> Vec<String> {
     let text = fs::read_to_string(fixture_path(&format!("{name}.chunks.jsonl"))).unwrap();
     text.lines()
         .filter(|l| !l.trim().is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+fn chunks(name: &str) -> Vec<Value> {
+    chunk_lines(name)
+        .iter()
         .map(|l| {
             serde_json::from_str(l).unwrap_or_else(|e| panic!("{name}: bad chunk line {l}: {e}"))
         })
@@ -46,8 +55,9 @@ fn fold(name: &str) -> Assembler {
     a
 }
 
-/// Folds the fixture both through `apply` and through `apply_typed`, checks that `to_json`,
-/// `message()` and the AI SDK's result agree, and returns the assembler.
+/// Folds the fixture through `apply`, `apply_typed`, `apply_json` and `apply_record` (the last two
+/// take the fast path for plain text and reasoning deltas), checks that `to_json`, `message()` and
+/// the AI SDK's result agree, and returns the assembler.
 fn check(name: &str) -> Assembler {
     let a = fold(name);
     let want = expected(&format!("{name}.expected.json"));
@@ -79,6 +89,27 @@ fn check(name: &str) -> Assembler {
         a.message(),
         "{name}: apply_typed differs from apply"
     );
+
+    let mut raw = Assembler::new();
+    let mut records = Assembler::new();
+    for (seq, line) in chunk_lines(name).iter().enumerate() {
+        raw.apply_json(line);
+        let record = ChunkRecord::from_json(seq as u64, 0, None, line).unwrap();
+        assert_eq!(record.json(), line.as_str());
+        records.apply_record(&record);
+    }
+    assert_eq!(raw.message(), a.message(), "{name}: apply_json differs from apply");
+    assert_eq!(
+        records.message(),
+        a.message(),
+        "{name}: apply_record differs from apply"
+    );
+    for (x, y) in [(&raw, &a), (&records, &a)] {
+        assert_eq!(
+            (x.finish_reason(), x.error_text(), x.is_empty()),
+            (y.finish_reason(), y.error_text(), y.is_empty())
+        );
+    }
     a
 }
 
@@ -425,3 +456,56 @@ fn never_panics_on_arbitrary_chunk_orders() {
     }
     let _: Value = serde_json::from_str(&b.to_json()).unwrap();
 }
+
+#[test]
+fn delta_fast_path_matches_apply_on_every_shape() {
+    // Deltas with and without an open part, non-string ids, providerMetadata, missing deltas, and a
+    // reasoning part created by its first delta (which stores the chunk id).
+    let stream = [
+        json!({"type":"text-start","id":"t"}),
+        json!({"type":"text-delta","id":"t","delta":"a"}),
+        json!({"type":"text-delta","id":"t"}),
+        json!({"type":"text-delta","id":"t","delta":"b","providerMetadata":{"p":1}}),
+        json!({"type":"text-delta","id":"t","delta":"c","providerMetadata":null}),
+        json!({"type":"text-delta","id":"late","delta":"x"}),
+        json!({"type":"text-delta","id":7,"delta":"n"}),
+        json!({"type":"text-delta","id":"7","delta":"m"}),
+        json!({"type":"reasoning-delta","id":"r","delta":"think"}),
+        json!({"type":"reasoning-start","id":"r2"}),
+        json!({"type":"reasoning-delta","id":"r2","delta":"more","extra":[1]}),
+        json!({"type":"text-end","id":"t"}),
+        json!({"type":"text-delta","id":"t","delta":"after end"}),
+        json!({"type":"reset-step"}),
+        json!({"type":"text-delta","id":"t","delta":"again"}),
+    ];
+    let mut by_value = Assembler::new();
+    let mut by_record = Assembler::new();
+    let mut fast = 0;
+    for (seq, chunk) in stream.iter().enumerate() {
+        by_value.apply(chunk);
+        let record = ChunkRecord::from_value(seq as u64, 0, None, chunk).unwrap();
+        fast += usize::from(record.text_delta().is_some());
+        by_record.apply_record(&record);
+        assert_eq!(by_record.message(), by_value.message(), "after {chunk}");
+    }
+    assert!(fast >= 8, "{fast}");
+
+    let mut direct = Assembler::new();
+    direct.apply_delta(DeltaKind::Reasoning, "r", "x");
+    let mut reference = Assembler::new();
+    reference.apply(&json!({"type":"reasoning-delta","id":"r","delta":"x"}));
+    assert_eq!(direct.message(), reference.message());
+    assert!(!direct.is_empty());
+}
+
+#[test]
+fn apply_json_ignores_what_apply_ignores() {
+    let mut a = Assembler::new();
+    for text in ["", "not json", "[1,2]", "null", r#"{"type":5}"#, r#"{"delta":"x"}"#] {
+        a.apply_json(text);
+    }
+    assert!(a.is_empty());
+    a.apply_json(r#"{"type":"trigger:turn-complete"}"#);
+    assert!(a.is_empty());
+}
+

@@ -49,13 +49,7 @@ fn text_delta(delta: &str) -> Value {
 }
 
 fn chunk_item(seq: u64, part_id: &str, chunk: Value) -> StreamItem {
-    StreamItem::Chunk(ChunkRecord {
-        seq_num: seq,
-        timestamp: TS + seq as i64,
-        part_id: Some(part_id.to_owned()),
-        chunk_type: chunk["type"].as_str().unwrap_or("").to_owned(),
-        chunk,
-    })
+    StreamItem::Chunk(ChunkRecord::from_value(seq, TS + seq as i64, Some(part_id), &chunk).unwrap())
 }
 
 fn control_item(seq: u64, control: Control) -> StreamItem {
@@ -86,13 +80,34 @@ fn data_record_from_the_protocol_example() {
     let out = decode(&mut d, "batch", data);
     assert_eq!(
         out,
-        vec![StreamItem::Chunk(ChunkRecord {
-            seq_num: 0,
-            timestamp: 1_712_150_400_000,
-            part_id: Some("abc".into()),
-            chunk_type: "text-delta".into(),
-            chunk: json!({"type":"text-delta","id":"msg_1","delta":"pong"}),
-        })]
+        vec![StreamItem::Chunk(
+            ChunkRecord::from_json(
+                0,
+                1_712_150_400_000,
+                Some("abc"),
+                r#"{"type":"text-delta","id":"msg_1","delta":"pong"}"#
+            )
+            .unwrap()
+        )]
+    );
+    let StreamItem::Chunk(c) = &out[0] else {
+        unreachable!()
+    };
+    assert_eq!(c.json(), r#"{"type":"text-delta","id":"msg_1","delta":"pong"}"#);
+    assert_eq!(c.part_id(), Some("abc"));
+    assert_eq!(c.chunk_type(), "text-delta");
+    assert_eq!(c.delta(), Some("pong"));
+    assert_eq!(
+        c.text_delta(),
+        Some(TextDelta {
+            kind: DeltaKind::Text,
+            id: "msg_1",
+            delta: "pong"
+        })
+    );
+    assert_eq!(
+        c.chunk_value(),
+        json!({"type":"text-delta","id":"msg_1","delta":"pong"})
     );
     assert_eq!(d.cursor(), Some(0));
     let s = d.stats();
@@ -116,14 +131,15 @@ fn chunk_without_type_or_part_id() {
     let out = decode_batch(&mut d, vec![rec(1, &[], Some(r#"{"data":{"delta":"x"}}"#))]);
     assert_eq!(
         out,
-        vec![StreamItem::Chunk(ChunkRecord {
-            seq_num: 1,
-            timestamp: TS + 1,
-            part_id: None,
-            chunk_type: String::new(),
-            chunk: json!({"delta":"x"}),
-        })]
+        vec![StreamItem::Chunk(
+            ChunkRecord::from_value(1, TS + 1, None, &json!({"delta":"x"})).unwrap()
+        )]
     );
+    let StreamItem::Chunk(c) = &out[0] else {
+        unreachable!()
+    };
+    assert_eq!((c.part_id(), c.chunk_type(), c.delta()), (None, "", None));
+    assert_eq!(c.text_delta(), None);
 }
 
 #[test]
@@ -133,13 +149,9 @@ fn unknown_record_and_batch_fields_are_ignored() {
     let out = decode(&mut d, "batch", data);
     assert_eq!(
         out,
-        vec![StreamItem::Chunk(ChunkRecord {
-            seq_num: 4,
-            timestamp: 7,
-            part_id: Some("s".into()),
-            chunk_type: "start".into(),
-            chunk: json!({"type":"start"}),
-        })]
+        vec![StreamItem::Chunk(
+            ChunkRecord::from_value(4, 7, Some("s"), &json!({"type":"start"})).unwrap()
+        )]
     );
 }
 
