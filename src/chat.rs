@@ -155,8 +155,6 @@ pub(crate) struct Conv {
     pub last_assistant: Option<Value>,
     pub metadata: Option<Value>,
     pub closed: bool,
-    /// The last non-recoverable stream error, returned by the next send as a hint.
-    pub stream_failed: bool,
 }
 
 impl Shared {
@@ -377,7 +375,6 @@ impl Chat {
             last_assistant: None,
             metadata: options.metadata.clone(),
             closed: false,
-            stream_failed: false,
         };
         let chat = Chat::start(client, created.session_id, chat_id, options.task_id.clone(), conv)?;
 
@@ -432,7 +429,6 @@ impl Chat {
             last_assistant: saved.last_assistant_message.clone(),
             metadata: saved.metadata.clone(),
             closed: false,
-            stream_failed: false,
         };
         log_at!(Level::Info, "chat {}: restored session {} at cursor {:?}", saved.chat_id, saved.session_id, saved.last_event_id);
         let chat = Chat::start(client, saved.session_id, saved.chat_id, saved.task_id, conv)?;
@@ -731,7 +727,6 @@ impl Chat {
         let new_turn = {
             let mut c = self.shared.conv();
             c.appends_pending += 1;
-            c.stream_failed = false;
             let new_turn = !c.turn_in_flight;
             if new_turn {
                 c.turn_in_flight = true;

@@ -58,6 +58,7 @@ pub(crate) fn reader_main(shared: Arc<Shared>, ctl: Receiver<Ctl>) {
         if !shared.conv().turn_in_flight {
             continue;
         }
+        log_at!(Level::Debug, "chat {}: subscribing to .out (peek settled: {peek})", shared.chat_id);
         let mut sub = Subscription { shared: &shared, ctl: &ctl, peek_settled: peek, token_used: Secret::default() };
         if sub.run() == Flow::Exit {
             return;
@@ -76,7 +77,7 @@ enum Flow {
 /// How one `.out` connection ended.
 enum End {
     /// `[DONE]` or a clean EOF: the long-poll window is over.
-    WindowEnd,
+    LongPollOver,
     /// The turn(s) we waited for are complete.
     TurnsDone,
     /// The connection failed; reconnect with backoff.
@@ -117,7 +118,7 @@ impl Subscription<'_> {
                     let settled = header(&response, "x-session-settled") == Some("true");
                     let end = self.read(response, &mut got_records);
                     self.shared.set_link(false);
-                    if settled && matches!(end, End::WindowEnd) {
+                    if settled && matches!(end, End::LongPollOver) {
                         // The server found the session idle: nothing more is coming for this turn.
                         self.finish_turns();
                         return Flow::Idle;
@@ -154,7 +155,6 @@ impl Subscription<'_> {
                         let mut c = self.shared.conv();
                         c.turn_in_flight = false;
                         c.turns_expected = 0;
-                        c.stream_failed = true;
                     }
                     self.shared.emit(Event::Error(e));
                     return Flow::Idle;
@@ -168,7 +168,7 @@ impl Subscription<'_> {
                         }
                     }
                 }
-                End::WindowEnd => {
+                End::LongPollOver => {
                     if !self.shared.conv().turn_in_flight {
                         return Flow::Idle;
                     }
@@ -262,7 +262,7 @@ impl Subscription<'_> {
         let mut last_record = Instant::now();
         loop {
             let n = match reader.read(&mut buf) {
-                Ok(0) => return if self.shared.is_cancelled() { End::Cancelled } else { End::WindowEnd },
+                Ok(0) => return if self.shared.is_cancelled() { End::Cancelled } else { End::LongPollOver },
                 Ok(n) => n,
                 Err(e) => {
                     return if self.shared.is_cancelled() { End::Cancelled } else { End::Failed(format!("read: {e}")) };
@@ -327,7 +327,7 @@ impl Subscription<'_> {
                 }
                 None
             }
-            StreamItem::Done => Some(End::WindowEnd),
+            StreamItem::Done => Some(End::LongPollOver),
             StreamItem::ServerError { message } => Some(End::Failed(format!("server error event: {message}"))),
             StreamItem::DecodeError { seq_num, message } => {
                 *got_records |= seq_num.is_some();

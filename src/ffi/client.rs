@@ -447,7 +447,7 @@ mod tests {
     #[test]
     fn options_need_a_token() {
         let options = tchat_client_options::default();
-        let err = options.to_config().err().expect("no token");
+        let err = options.to_config().expect_err("no token");
         assert_eq!(err.status, tchat_status::TCHAT_INVALID_ARGUMENT);
     }
 }
