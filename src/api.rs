@@ -41,11 +41,8 @@ pub(crate) struct TriggeredRun {
 }
 
 /// `POST /api/v1/tasks/{task}/trigger` (the seed flow): start a run of the agent bound to the session.
-pub(crate) fn trigger_run(http: &Http, token: &Secret, task: &str, payload: Value, tags: Option<&Value>) -> Result<TriggeredRun> {
-    let mut options = json!({ "idempotencyKey": crate::ids::new_id("tchat-trigger-") });
-    if let Some(tags) = tags {
-        options["tags"] = tags.clone();
-    }
+pub(crate) fn trigger_run(http: &Http, token: &Secret, task: &str, payload: Value) -> Result<TriggeredRun> {
+    let options = json!({ "idempotencyKey": crate::ids::new_id("tchat-trigger-") });
     let body = json!({ "payload": payload, "options": options });
     let path = format!("/api/v1/tasks/{}/trigger", encode_segment(task));
     let answer = http.call(&Request::post(path, token, to_bytes(&body)?))?;

@@ -246,14 +246,22 @@ impl Shared {
         if let Some(m) = metadata {
             payload["metadata"] = m;
         }
-        let run = api::trigger_run(&self.client.http, &client_token, &self.task_id, payload, None)?;
-        log_at!(Level::Info, "chat {}: started continuation run {}", self.chat_id, run.run_id);
+        let run_id = self.trigger_run(payload)?;
+        log_at!(Level::Info, "chat {}: started continuation run {}", self.chat_id, run_id);
+        Ok(())
+    }
+
+    /// Client-managed runs: triggers a run of the agent with `payload` (with the client's token) and
+    /// makes it the chat's current run, taking its token when it brings one. Returns the run id.
+    fn trigger_run(&self, payload: Value) -> Result<String> {
+        let client_token = self.client.http.config().token.clone();
+        let run = api::trigger_run(&self.client.http, &client_token, &self.task_id, payload)?;
         let mut c = self.conv();
-        c.run_id = Some(run.run_id);
+        c.run_id = Some(run.run_id.clone());
         if let Some(t) = run.token {
             c.token = t;
         }
-        Ok(())
+        Ok(run.run_id)
     }
 
     fn saved_state(&self) -> SavedState {
@@ -390,14 +398,7 @@ impl Chat {
                 // The seed flow: trigger the run ourselves, with the basePayload plus the session id.
                 let mut payload = base;
                 payload["sessionId"] = json!(chat.shared.session_id);
-                let run = api::trigger_run(&chat.shared.client.http, &client_token, &chat.shared.task_id, payload, None)?;
-                {
-                    let mut c = chat.shared.conv();
-                    c.run_id = Some(run.run_id);
-                    if let Some(t) = run.token {
-                        c.token = t;
-                    }
-                }
+                chat.shared.trigger_run(payload)?;
                 if first.is_some() {
                     chat.begin_turn_from_payload();
                 }
