@@ -654,7 +654,7 @@ impl Chat {
 
     /// Whether the current thread is this chat's reader thread (i.e. we are inside its callback).
     pub fn is_reader_thread(&self) -> bool {
-        self.shared.reader_thread.get() == Some(&std::thread::current().id())
+        self.shared.on_reader_thread()
     }
 
     fn check_open(&self) -> Result<()> {
@@ -769,19 +769,23 @@ impl Chat {
 }
 
 impl Shared {
+    /// Whether the current thread is the chat's reader thread (i.e. we are inside its callback).
+    pub fn on_reader_thread(&self) -> bool {
+        self.reader_thread.get() == Some(&std::thread::current().id())
+    }
+
     /// Asks the reader to subscribe and waits until it holds an open `.out` response, or finished a
     /// connection attempt that failed (it retries on its own), or the chat is cancelled. Bounded by
     /// the connect and response timeouts.
     pub fn subscribe_and_wait(&self) {
-        // From the callback, the reader is this very thread and is connected: it reads on after the
-        // callback returns.
-        if self.reader_thread.get() == Some(&std::thread::current().id()) {
-            let _ = self.ctl_tx.send(Ctl::Subscribe { peek_settled: false });
-            return;
-        }
         // Always ask: a reader that looks connected may be leaving after its last turn-complete, and
         // it skips the request if it finds no turn in flight.
         let _ = self.ctl_tx.send(Ctl::Subscribe { peek_settled: false });
+        // From the callback, the reader is this very thread and is connected: it reads on after the
+        // callback returns.
+        if self.on_reader_thread() {
+            return;
+        }
         let mut link = self.link.lock().unwrap_or_else(|e| e.into_inner());
         let attempts = link.attempts;
         let config = self.client.http.config();
