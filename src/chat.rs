@@ -304,7 +304,7 @@ impl Chat {
             return Err(Error::invalid("task id is empty"));
         }
         let chat_id = options.chat_id.clone().unwrap_or_else(|| crate::ids::new_id("chat-"));
-        if chat_id.is_empty() || chat_id.len() > 256 || chat_id.starts_with("session_") {
+        if !is_valid_chat_id(&chat_id) {
             return Err(Error::invalid("chat id must be 1..256 characters and must not start with \"session_\""));
         }
         let first_message = options.first_message.as_deref().map(user_text_message);
@@ -840,6 +840,12 @@ impl std::fmt::Debug for Chat {
             .field("state", &self.shared.saved_state())
             .finish()
     }
+}
+
+/// Whether `chat_id` may be a session's external id: 1..256 bytes, not starting with `session_` (which
+/// would be read as a session's friendly id).
+pub(crate) fn is_valid_chat_id(chat_id: &str) -> bool {
+    !chat_id.is_empty() && chat_id.len() <= 256 && !chat_id.starts_with("session_")
 }
 
 /// A user `UIMessage` with one text part.

@@ -13,7 +13,7 @@ use super::{
     arg_mut, arg_opt_str, arg_out, arg_ref, arg_str, c_string, ffi_boundary, ffi_getter, owned_c_string,
     tchat_status, write_out, Fail, UserData, UserDataGuard,
 };
-use crate::chat::{Chat, ChatOptions, TriggerConfig};
+use crate::chat::{is_valid_chat_id, Chat, ChatOptions, TriggerConfig};
 use crate::event::Event;
 
 /// One conversation with a `chat.agent`: open it with `tchat_chat_open` (or `tchat_chat_restore`),
@@ -126,7 +126,7 @@ pub unsafe extern "C" fn tchat_chat_options_set_chat_id(
     ffi_boundary!({
         let options = unsafe { arg_mut(options, "options") }?;
         let chat_id = unsafe { arg_str(chat_id, "chat_id") }?;
-        if chat_id.is_empty() || chat_id.len() > 256 || chat_id.starts_with("session_") {
+        if !is_valid_chat_id(chat_id) {
             return Err(Fail::invalid("chat_id must be 1..256 characters and must not start with \"session_\""));
         }
         options.chat_id = Some(chat_id.to_owned());
