@@ -5,7 +5,7 @@
 //! (`stream.rs`) shares. Calls from the application are serialized by a second mutex (`send_lock`)
 //! so that a send's network round trip never blocks the reader's state updates.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::thread::{JoinHandle, ThreadId};
 use std::time::Duration;
@@ -17,7 +17,8 @@ use crate::api;
 use crate::assemble::Assembler;
 use crate::client::Client;
 use crate::error::{Error, ErrorKind, Result};
-use crate::event::Event;
+use crate::event::{ChunkEvent, Event, TurnCompleteEvent};
+use crate::records::ChunkRecord;
 use crate::log::{log_at, Level};
 use crate::secret::Secret;
 use crate::state::{RunMode, SavedState};
@@ -111,8 +112,10 @@ pub(crate) struct Shared {
     /// The agent of the reader's current `.out` request, shut down to interrupt a blocked read.
     pub stream_agent: Mutex<Option<ureq::Agent>>,
     pub ctl_tx: Sender<Ctl>,
-    events_tx: Sender<Option<Event>>,
-    events_rx: Receiver<Option<Event>>,
+    events_tx: Sender<Delivery>,
+    events_rx: Receiver<Delivery>,
+    /// Deliveries queued for `next_event` and not taken yet.
+    undelivered: AtomicUsize,
     callback: Mutex<Option<Arc<Callback>>>,
     pub reader_thread: OnceLock<ThreadId>,
     send_lock: Mutex<()>,
@@ -150,8 +153,11 @@ pub(crate) struct Conv {
     /// now would land on a run that is about to exit without reading it.
     pub closing_run: Option<String>,
     pub skip_until_turn_complete: bool,
-    /// The assistant message of the turn in flight, as assembled so far.
+    /// The assistant message of the turn in flight, as assembled from the chunks delivered so far.
     pub assembler: Assembler,
+    /// The seq_num of the last record delivered to the application (`last_event_id` is the
+    /// reader's, which may be ahead of a poll loop).
+    pub delivered_cursor: Option<u64>,
     pub last_assistant: Option<Value>,
     pub metadata: Option<Value>,
     pub closed: bool,
@@ -168,17 +174,65 @@ impl Shared {
 
     /// Delivers an event: to the callback if one is set, else to the poll queue.
     pub fn emit(&self, event: Event) {
+        self.dispatch(Delivery::Event(event));
+    }
+
+    /// Hands a delivery to the application: applied and passed to the callback now if one is set,
+    /// else queued for `next_event`, which applies it when it is taken.
+    pub fn dispatch(&self, delivery: Delivery) {
         let callback = self.callback.lock().unwrap_or_else(|e| e.into_inner()).clone();
         match callback {
             Some(cb) => {
+                let Some(event) = self.deliver(delivery) else { return };
                 // A panicking callback must not kill the reader thread (and with it the chat).
                 if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cb(&event))).is_err() {
                     log_at!(Level::Error, "chat {}: the event callback panicked; event dropped", self.chat_id);
                 }
             }
             None => {
-                let _ = self.events_tx.send(Some(event));
+                self.undelivered.fetch_add(1, Ordering::SeqCst);
+                let _ = self.events_tx.send(delivery);
             }
+        }
+    }
+
+    /// The application-side half of the stream: assembly, the stop skip and the delivered cursor
+    /// advance as the application receives events, so saved state never runs ahead of what it saw.
+    pub(crate) fn deliver(&self, delivery: Delivery) -> Option<Event> {
+        let mut c = self.conv();
+        match delivery {
+            Delivery::Chunk(rec) => {
+                c.delivered_cursor = Some(rec.seq_num);
+                if c.skip_until_turn_complete {
+                    return None;
+                }
+                c.assembler.apply_record(&rec);
+                // The chunk's JSON goes out as it came in; `delta` only for text and reasoning deltas.
+                let delta = rec.delta().map(str::to_owned);
+                let chunk_type = rec.chunk_type().to_owned();
+                Some(Event::Chunk(ChunkEvent { seq_num: rec.seq_num, chunk_type, json: rec.into_json(), delta }))
+            }
+            Delivery::TurnEnd { seq_num } => {
+                c.delivered_cursor = Some(seq_num);
+                let a = &c.assembler;
+                let event = TurnCompleteEvent {
+                    message_json: a.to_json(),
+                    message_id: a.message_id().map(str::to_owned),
+                    finish_reason: a.finish_reason().map(str::to_owned),
+                    error_text: a.error_text().map(str::to_owned),
+                    stopped: false,
+                    pending_approvals: a.pending_approvals().into_iter().map(|p| p.approval_id).collect(),
+                };
+                let message = (!a.is_empty()).then(|| serde_json::to_value(a.message()).ok()).flatten();
+                c.assembler.reset();
+                let stopped = std::mem::take(&mut c.skip_until_turn_complete);
+                if !stopped && message.is_some() {
+                    c.last_assistant = message;
+                }
+                Some(Event::TurnComplete(TurnCompleteEvent { stopped, ..event }))
+            }
+            Delivery::Event(event) => Some(event),
+            Delivery::Wake => None,
         }
     }
 
@@ -266,6 +320,11 @@ impl Shared {
 
     fn saved_state(&self) -> SavedState {
         let c = self.conv();
+        // A poll loop may not have taken everything the reader received: then save where the
+        // application is, and mark the turn in flight so a restore fetches the rest again.
+        let behind = self.undelivered.load(Ordering::SeqCst) > 0;
+        let (last_event_id, turn_in_flight) =
+            if behind { (c.delivered_cursor, true) } else { (c.last_event_id, c.turn_in_flight) };
         SavedState {
             version: SavedState::VERSION,
             session_id: self.session_id.clone(),
@@ -273,12 +332,12 @@ impl Shared {
             task_id: self.task_id.clone(),
             run_id: c.run_id.clone(),
             public_access_token: Some(c.token.expose().to_owned()).filter(|t| !t.is_empty()),
-            last_event_id: c.last_event_id,
+            last_event_id,
             run_mode: c.run_mode,
-            turn_in_flight: c.turn_in_flight,
+            turn_in_flight,
             last_message_seq: c.last_message_seq,
             last_assistant_message: c.last_assistant.clone(),
-            partial_assistant_message: if c.turn_in_flight && !c.assembler.is_empty() {
+            partial_assistant_message: if turn_in_flight && !c.assembler.is_empty() {
                 serde_json::to_value(c.assembler.message()).ok()
             } else {
                 None
@@ -286,6 +345,18 @@ impl Shared {
             metadata: c.metadata.clone(),
         }
     }
+}
+
+/// What the reader thread hands on towards the application (see [`Shared::dispatch`]).
+pub(crate) enum Delivery {
+    /// A data record, assembled when delivered.
+    Chunk(ChunkRecord),
+    /// A turn-complete record at `seq_num`: the assembled message is final.
+    TurnEnd { seq_num: u64 },
+    /// Any other event, as it is.
+    Event(Event),
+    /// Wakes a waiting `next_event` (not an event).
+    Wake,
 }
 
 /// What one send expects of the agent.
@@ -380,6 +451,7 @@ impl Chat {
             closing_run: None,
             skip_until_turn_complete: false,
             assembler: Assembler::new(),
+            delivered_cursor: None,
             last_assistant: None,
             metadata: options.metadata.clone(),
             closed: false,
@@ -427,6 +499,7 @@ impl Chat {
                 .and_then(|m| serde_json::from_value(m).ok())
                 .map(Assembler::from_message)
                 .unwrap_or_default(),
+            delivered_cursor: saved.last_event_id,
             last_assistant: saved.last_assistant_message.clone(),
             metadata: saved.metadata.clone(),
             closed: false,
@@ -455,6 +528,7 @@ impl Chat {
             ctl_tx,
             events_tx,
             events_rx,
+            undelivered: AtomicUsize::new(0),
             callback: Mutex::new(None),
             reader_thread: OnceLock::new(),
             send_lock: Mutex::new(()),
@@ -639,17 +713,36 @@ impl Chat {
     /// Waits up to `timeout` for the next event (zero: don't wait). `None` on timeout or after
     /// [`Chat::wake`]. For main loops; with a callback registered, events go to the callback instead.
     pub fn next_event(&self, timeout: Duration) -> Option<Event> {
-        let got = if timeout.is_zero() {
-            self.shared.events_rx.try_recv().ok()
-        } else {
-            self.shared.events_rx.recv_timeout(timeout).ok()
-        };
-        got.flatten()
+        // A timeout too large to add to the clock means "wait forever".
+        let deadline = std::time::Instant::now().checked_add(timeout);
+        loop {
+            let got = match deadline {
+                None => self.shared.events_rx.recv().ok(),
+                Some(deadline) => {
+                    let left = deadline.saturating_duration_since(std::time::Instant::now());
+                    if left.is_zero() {
+                        self.shared.events_rx.try_recv().ok()
+                    } else {
+                        self.shared.events_rx.recv_timeout(left).ok()
+                    }
+                }
+            };
+            let delivery = got?;
+            if matches!(delivery, Delivery::Wake) {
+                return None;
+            }
+            let event = self.shared.deliver(delivery);
+            self.shared.undelivered.fetch_sub(1, Ordering::SeqCst);
+            // A chunk skipped after a stop yields nothing: wait on for the next one.
+            if event.is_some() {
+                return event;
+            }
+        }
     }
 
     /// Makes a waiting [`Chat::next_event`] return `None` now. Callable from any thread.
     pub fn wake(&self) {
-        let _ = self.shared.events_tx.send(None);
+        let _ = self.shared.events_tx.send(Delivery::Wake);
     }
 
     /// Whether the current thread is this chat's reader thread (i.e. we are inside its callback).

@@ -13,9 +13,9 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 use ureq::http;
 
-use crate::chat::Shared;
+use crate::chat::{Delivery, Shared};
 use crate::error::Error;
-use crate::event::{ChunkEvent, Event, TurnCompleteEvent};
+use crate::event::Event;
 use crate::http::{encode_segment, status_error, transport_error};
 use crate::log::{log_at, Level};
 use crate::records::{Control, Decoder, StreamItem, TurnComplete};
@@ -262,7 +262,15 @@ impl Subscription<'_> {
         let mut last_record = Instant::now();
         loop {
             let n = match reader.read(&mut buf) {
-                Ok(0) => return if self.shared.is_cancelled() { End::Cancelled } else { End::LongPollOver },
+                // The server ends a long-poll window with `[DONE]`; an EOF before it is a dropped
+                // connection (resumed the same way, but reported as a reconnect).
+                Ok(0) => {
+                    return if self.shared.is_cancelled() {
+                        End::Cancelled
+                    } else {
+                        End::Failed("connection closed before [DONE]".into())
+                    };
+                }
                 Ok(n) => n,
                 Err(e) => {
                     return if self.shared.is_cancelled() { End::Cancelled } else { End::Failed(format!("read: {e}")) };
@@ -272,14 +280,20 @@ impl Subscription<'_> {
                 return End::Cancelled;
             }
             let fed = parser.feed(&buf[..n], |ev| decoder.decode_event(ev.event, ev.data, &mut items));
-            // Publish the cursor before handling: a save_state from a callback must not go back.
-            if let Some(cursor) = decoder.cursor() {
-                self.shared.conv().last_event_id = Some(cursor);
-            }
+            // The cursor moves item by item, before each is handed on: a save_state from the
+            // callback then includes the record it is looking at and nothing after it, and the
+            // items left behind when a turn-complete ends the connection are fetched again.
             for item in items.drain(..) {
+                if let Some(seq) = item_seq(&item) {
+                    self.shared.conv().last_event_id = Some(seq);
+                }
                 if let Some(end) = self.handle(item, got_records, &mut last_record, stall) {
                     return end;
                 }
+            }
+            // Records that yield no item (S2 commands, duplicates) still move the cursor.
+            if let Some(cursor) = decoder.cursor() {
+                self.shared.conv().last_event_id = Some(cursor);
             }
             if let Err(e) = fed {
                 return End::Fatal(Error::protocol(format!(".out stream: {e}")));
@@ -293,29 +307,15 @@ impl Subscription<'_> {
             StreamItem::Chunk(rec) => {
                 *got_records = true;
                 *last_record = Instant::now();
-                {
-                    let mut c = self.shared.conv();
-                    if c.skip_until_turn_complete {
-                        return None;
-                    }
-                    c.assembler.apply_record(&rec);
-                }
-                // The chunk's JSON goes out as it came in (no re-serialization); `delta` is only set
-                // for text-delta and reasoning-delta.
-                let delta = rec.delta().map(str::to_owned);
-                let chunk_type = rec.chunk_type().to_owned();
-                self.shared.emit(Event::Chunk(ChunkEvent {
-                    seq_num: rec.seq_num,
-                    chunk_type,
-                    json: rec.into_json(),
-                    delta,
-                }));
+                // Assembled when delivered (see Shared::deliver), so that what a poll loop has not
+                // taken yet is not in the saved state either.
+                self.shared.dispatch(Delivery::Chunk(rec));
                 None
             }
-            StreamItem::Control { control, .. } => {
+            StreamItem::Control { control, seq_num, .. } => {
                 *got_records = true;
                 *last_record = Instant::now();
-                self.control(control)
+                self.control(control, seq_num)
             }
             StreamItem::Ping { .. } => {
                 if !self.shared.conv().turn_in_flight {
@@ -337,9 +337,9 @@ impl Subscription<'_> {
         }
     }
 
-    fn control(&mut self, control: Control) -> Option<End> {
+    fn control(&mut self, control: Control, seq_num: u64) -> Option<End> {
         match control {
-            Control::TurnComplete(tc) => self.turn_complete(tc),
+            Control::TurnComplete(tc) => self.turn_complete(tc, seq_num),
             Control::UpgradeRequired { .. } => {
                 self.shared.emit(Event::UpgradeRequired);
                 if self.shared.conv().run_mode == RunMode::Client {
@@ -368,27 +368,11 @@ impl Subscription<'_> {
         }
     }
 
-    fn turn_complete(&mut self, tc: TurnComplete) -> Option<End> {
-        let (event, more, closed) = {
+    fn turn_complete(&mut self, tc: TurnComplete, seq_num: u64) -> Option<End> {
+        let (more, closed) = {
             let mut c = self.shared.conv();
-            let a = &c.assembler;
-            let message_value = serde_json::to_value(a.message()).ok();
-            let event = TurnCompleteEvent {
-                message_json: a.to_json(),
-                message_id: a.message_id().map(str::to_owned),
-                finish_reason: a.finish_reason().map(str::to_owned),
-                error_text: a.error_text().map(str::to_owned),
-                stopped: false,
-                pending_approvals: a.pending_approvals().into_iter().map(|p| p.approval_id).collect(),
-            };
-            let empty = a.is_empty();
-            c.assembler.reset();
             if let Some(token) = tc.public_access_token {
                 c.token = token;
-            }
-            let stopped = std::mem::take(&mut c.skip_until_turn_complete);
-            if !stopped && !empty {
-                c.last_assistant = message_value;
             }
             c.turns_expected = c.turns_expected.saturating_sub(1);
             // The agent tells which `.in` records it has committed; a later message of ours means
@@ -398,9 +382,9 @@ impl Subscription<'_> {
             }
             let more = c.appends_pending > 0
                 || match (tc.session_in_event_id, c.last_message_seq) {
-                (Some(committed), Some(sent)) => committed < sent,
-                _ => c.turns_expected > 0,
-            };
+                    (Some(committed), Some(sent)) => committed < sent,
+                    _ => c.turns_expected > 0,
+                };
             if tc.session_closed {
                 c.closed = true;
             }
@@ -408,9 +392,9 @@ impl Subscription<'_> {
             if !c.turn_in_flight {
                 c.turns_expected = 0;
             }
-            (TurnCompleteEvent { stopped, ..event }, c.turn_in_flight, tc.session_closed)
+            (c.turn_in_flight, tc.session_closed)
         };
-        self.shared.emit(Event::TurnComplete(event));
+        self.shared.dispatch(Delivery::TurnEnd { seq_num });
         if closed {
             self.shared.emit(Event::SessionClosed { reason: tc.session_closed_reason });
             return Some(End::Closed);
@@ -427,7 +411,16 @@ impl Subscription<'_> {
         let mut c = self.shared.conv();
         c.turn_in_flight = false;
         c.turns_expected = 0;
-        c.skip_until_turn_complete = false;
+    }
+}
+
+/// The `.out` seq an item carries, if any.
+fn item_seq(item: &StreamItem) -> Option<u64> {
+    match item {
+        StreamItem::Chunk(rec) => Some(rec.seq_num),
+        StreamItem::Control { seq_num, .. } => Some(*seq_num),
+        StreamItem::DecodeError { seq_num, .. } => *seq_num,
+        _ => None,
     }
 }
 
