@@ -163,6 +163,14 @@ pub(crate) struct Conv {
     pub closed: bool,
 }
 
+impl Conv {
+    /// No turn is awaited any more.
+    pub fn end_turns(&mut self) {
+        self.turn_in_flight = false;
+        self.turns_expected = 0;
+    }
+}
+
 impl Shared {
     pub fn conv(&self) -> MutexGuard<'_, Conv> {
         self.conv.lock().unwrap_or_else(|e| e.into_inner())
@@ -691,7 +699,7 @@ impl Chat {
         {
             let mut c = self.shared.conv();
             c.closed = true;
-            c.turn_in_flight = false;
+            c.end_turns();
         }
         self.shared.cancel_stream();
         Ok(())
@@ -843,8 +851,7 @@ impl Chat {
                 if c.appends_pending == 0 {
                     if let (Some(committed), Some(sent)) = (c.last_committed, c.last_message_seq) {
                         if committed >= sent {
-                            c.turn_in_flight = false;
-                            c.turns_expected = 0;
+                            c.end_turns();
                         }
                     }
                 }

@@ -153,8 +153,7 @@ impl Subscription<'_> {
                     log_at!(Level::Error, "chat {}: streaming stopped: {}", self.shared.chat_id, e);
                     {
                         let mut c = self.shared.conv();
-                        c.turn_in_flight = false;
-                        c.turns_expected = 0;
+                        c.end_turns();
                     }
                     self.shared.emit(Event::Error(e));
                     return Flow::Idle;
@@ -351,8 +350,7 @@ impl Subscription<'_> {
                 {
                     let mut c = self.shared.conv();
                     c.closed = true;
-                    c.turn_in_flight = false;
-                    c.turns_expected = 0;
+                    c.end_turns();
                 }
                 self.shared.emit(Event::SessionClosed { reason });
                 Some(End::Closed)
@@ -409,8 +407,7 @@ impl Subscription<'_> {
 
     fn finish_turns(&self) {
         let mut c = self.shared.conv();
-        c.turn_in_flight = false;
-        c.turns_expected = 0;
+        c.end_turns();
     }
 }
 

@@ -215,15 +215,17 @@ pub unsafe extern "C" fn tchat_event_get_kind(ev: *const tchat_event) -> tchat_e
 /// values. Never NULL; never free it.
 #[no_mangle]
 pub extern "C" fn tchat_event_kind_name(kind: c_int) -> *const c_char {
+    // Compared as integers (a C caller may pass any value), against the enum so the two cannot drift.
+    use tchat_event_kind as K;
     let name: &'static std::ffi::CStr = match kind {
-        0 => c"none",
-        1 => c"chunk",
-        2 => c"turn-complete",
-        3 => c"upgrade-required",
-        4 => c"pending-version",
-        5 => c"session-closed",
-        6 => c"reconnecting",
-        7 => c"error",
+        k if k == K::None as c_int => c"none",
+        k if k == K::Chunk as c_int => c"chunk",
+        k if k == K::TurnComplete as c_int => c"turn-complete",
+        k if k == K::UpgradeRequired as c_int => c"upgrade-required",
+        k if k == K::PendingVersion as c_int => c"pending-version",
+        k if k == K::SessionClosed as c_int => c"session-closed",
+        k if k == K::Reconnecting as c_int => c"reconnecting",
+        k if k == K::Error as c_int => c"error",
         _ => c"unknown",
     };
     name.as_ptr()
