@@ -130,3 +130,26 @@ fn run_dies_between_turns() {
         assert_eq!(in_messages(&server, chat.session_id()).len(), 2);
     }
 }
+
+#[test]
+fn an_error_event_is_a_failed_connection() {
+    // PROTOCOL 3.1: `event: error` ends the connection as failed; the client reconnects from its
+    // cursor. The fault is set before the chat opens, so whichever `.out` connection comes first
+    // carries it.
+    let want = reference(RunMode::Server);
+    for (n, times) in [(0u64, 1u32), (1, 1), (3, 1), (6, 1), (2, 3)] {
+        let server = server(RunMode::Server);
+        server.set_faults(Faults {
+            out_error_after_records: Some(n),
+            out_error_after_records_times: Some(times),
+            ..Faults::default()
+        });
+        let chat = open(&client(&server));
+        chat.send_text(MESSAGE).unwrap();
+        let turn = collect_turn(&chat);
+        let reconnects = turn.others.iter().filter(|e| matches!(e, Event::Reconnecting { .. })).count();
+        assert!(reconnects >= times as usize, "after {n} records (x{times}): {:?}", turn.others);
+        assert_same_transcript(&turn, &want);
+        assert_eq!(in_messages(&server, chat.session_id()).len(), 1, "after {n} records (x{times}): sent exactly once");
+    }
+}

@@ -54,6 +54,17 @@ impl ApiError {
         Self::msg(404, "Session not found")
     }
 
+    /// A loader (GET) route's 404 for a resource that does not exist: the real server adds
+    /// `x-should-retry: false`, telling API clients the miss is definitive.
+    pub fn loader_not_found(message: impl Into<String>) -> Self {
+        Self::msg(404, message).with_header("x-should-retry", "false".to_string())
+    }
+
+    /// [`ApiError::loader_not_found`] for a session.
+    pub fn session_not_found_get() -> Self {
+        Self::loader_not_found("Session not found")
+    }
+
     pub fn too_large() -> Self {
         Self::msg(413, "Request body too large")
     }

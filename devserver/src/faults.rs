@@ -5,6 +5,9 @@
 
 use serde::{Deserialize, Serialize};
 
+/// The data of the `event: error` that `out_error_after_records` writes.
+pub const OUT_ERROR_MESSAGE: &str = "Stream error (injected by tchat-devserver)";
+
 /// The settings of `POST /__devserver/faults` and [`crate::DevServer::set_faults`].
 ///
 /// Each call replaces the whole set; a field left out is off.
@@ -19,6 +22,11 @@ pub struct Faults {
     pub out_drop_after_bytes: Option<u64>,
     /// How many `.out` connections `out_drop_after_bytes` applies to (default 1).
     pub out_drop_after_bytes_times: Option<u32>,
+    /// The next `.out` connection, after sending this many records, writes an SSE
+    /// `event: error` (data: [`OUT_ERROR_MESSAGE`]) and ends the response cleanly.
+    pub out_error_after_records: Option<u64>,
+    /// How many `.out` connections `out_error_after_records` applies to (default 1).
+    pub out_error_after_records_times: Option<u32>,
     /// While set, every `.out` body is written in pieces of this many bytes, each flushed.
     pub out_write_chunk_bytes: Option<usize>,
     /// The next N requests to any API route answer `fail_status`.
@@ -42,6 +50,8 @@ impl Default for Faults {
             out_drop_after_records_times: None,
             out_drop_after_bytes: None,
             out_drop_after_bytes_times: None,
+            out_error_after_records: None,
+            out_error_after_records_times: None,
             out_write_chunk_bytes: None,
             fail_next_requests: None,
             fail_status: 503,
@@ -58,6 +68,7 @@ impl Default for Faults {
 pub struct OutFaults {
     pub drop_after_records: Option<u64>,
     pub drop_after_bytes: Option<u64>,
+    pub error_after_records: Option<u64>,
     pub chunk_bytes: Option<usize>,
     pub stall_ms: Option<u64>,
 }
@@ -68,6 +79,7 @@ pub struct FaultState {
     faults: Faults,
     drop_records_left: u32,
     drop_bytes_left: u32,
+    error_records_left: u32,
     stall_left: u32,
     fail_left: u32,
     /// Tokens whose serial is below this are treated as expired.
@@ -81,6 +93,8 @@ impl FaultState {
         self.drop_records_left =
             times(faults.out_drop_after_records, faults.out_drop_after_records_times);
         self.drop_bytes_left = times(faults.out_drop_after_bytes, faults.out_drop_after_bytes_times);
+        self.error_records_left =
+            times(faults.out_error_after_records, faults.out_error_after_records_times);
         self.stall_left = times(faults.stall_next_out_ms, faults.stall_next_out_times);
         self.fail_left = faults.fail_next_requests.unwrap_or(0);
         self.expire_before_serial = faults.expire_all_tokens.then_some(next_serial);
@@ -101,6 +115,10 @@ impl FaultState {
         if self.drop_bytes_left > 0 {
             self.drop_bytes_left -= 1;
             out.drop_after_bytes = self.faults.out_drop_after_bytes;
+        }
+        if self.error_records_left > 0 {
+            self.error_records_left -= 1;
+            out.error_after_records = self.faults.out_error_after_records;
         }
         if self.stall_left > 0 {
             self.stall_left -= 1;

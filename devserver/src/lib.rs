@@ -27,7 +27,7 @@ use tokio::runtime::{Handle, Runtime};
 use tokio::sync::oneshot;
 
 pub use config::{Config, RunMode, DEFAULT_SECRET_KEY};
-pub use faults::Faults;
+pub use faults::{Faults, OUT_ERROR_MESSAGE};
 
 use app::App;
 

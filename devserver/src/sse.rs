@@ -18,7 +18,7 @@ use tokio::time::{sleep, sleep_until, Instant};
 
 use crate::app::App;
 use crate::clock;
-use crate::faults::OutFaults;
+use crate::faults::{OutFaults, OUT_ERROR_MESSAGE};
 
 /// Most records one `batch` event carries.
 const MAX_BATCH: usize = 256;
@@ -106,6 +106,27 @@ impl Writer {
     }
 }
 
+/// How a record-count fault ends a connection.
+#[derive(Clone, Copy)]
+enum Cut {
+    /// `out_drop_after_records`: the body ends without its final chunk.
+    Abort,
+    /// `out_error_after_records`: an SSE `event: error`, then a clean end of the body.
+    ErrorEvent,
+}
+
+impl Cut {
+    async fn apply(self, w: &mut Writer) -> Result<(), Gone> {
+        match self {
+            Cut::Abort => Err(w.abort().await),
+            Cut::ErrorEvent => {
+                w.write(format!("event: error\ndata: {OUT_ERROR_MESSAGE}\n\n")).await?;
+                Ok(())
+            }
+        }
+    }
+}
+
 /// Everything one `.out` connection needs, decided by the handler.
 pub struct OutRequest {
     /// `None` for an externalId that names no session yet: an empty, idle stream.
@@ -134,8 +155,19 @@ async fn serve_inner(app: Arc<App>, req: OutRequest, tx: mpsc::Sender<Chunk>) ->
             _ = tx.closed() => return Err(Gone),
         }
     }
-    if req.faults.drop_after_bytes == Some(0) || req.faults.drop_after_records == Some(0) {
+    // The record-count faults: whichever limit is lower cuts the connection; at a tie the
+    // drop wins (an aborted connection never writes the error event).
+    let cut_after = match (req.faults.drop_after_records, req.faults.error_after_records) {
+        (Some(d), Some(e)) if e < d => Some((e, Cut::ErrorEvent)),
+        (Some(d), _) => Some((d, Cut::Abort)),
+        (None, Some(e)) => Some((e, Cut::ErrorEvent)),
+        (None, None) => None,
+    };
+    if req.faults.drop_after_bytes == Some(0) {
         return Err(w.abort().await);
+    }
+    if let Some((0, cut)) = cut_after {
+        return cut.apply(&mut w).await;
     }
     // For an externalId with no session nothing will ever be written; a sender kept alive
     // here makes that receiver wait forever instead of failing at once.
@@ -163,12 +195,12 @@ async fn serve_inner(app: Arc<App>, req: OutRequest, tx: mpsc::Sender<Chunk>) ->
         };
         if !records.is_empty() {
             let mut records = records;
-            let mut cut = false;
-            if let Some(limit) = req.faults.drop_after_records {
+            let mut cut = None;
+            if let Some((limit, kind)) = cut_after {
                 let room = limit.saturating_sub(records_sent) as usize;
                 if records.len() >= room {
                     records.truncate(room);
-                    cut = true;
+                    cut = Some(kind);
                 }
             }
             if let Some(last) = records.last() {
@@ -182,8 +214,8 @@ async fn serve_inner(app: Arc<App>, req: OutRequest, tx: mpsc::Sender<Chunk>) ->
                 w.write(format!("event: batch\nid: {id}\ndata: {data}\n\n")).await?;
                 last_write = Instant::now();
             }
-            if cut {
-                return Err(w.abort().await);
+            if let Some(cut) = cut {
+                return cut.apply(&mut w).await;
             }
             continue;
         }

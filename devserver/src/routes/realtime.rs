@@ -114,7 +114,7 @@ pub async fn subscribe(
             }
             // Only a friendly id can be known not to exist; an externalId may simply have no
             // session yet, and gets an empty stream.
-            None if session.starts_with("session_") => return Err(ApiError::session_not_found()),
+            None if session.starts_with("session_") => return Err(ApiError::session_not_found_get()),
             None => {
                 caller.require(&need("read", vec![session.as_str()]))?;
                 (None, false)
@@ -183,7 +183,7 @@ fn read_records(
     let store = app.store();
     let Some(id) = store.resolve(&session) else {
         if session.starts_with("session_") {
-            return Err(ApiError::session_not_found());
+            return Err(ApiError::session_not_found_get());
         }
         caller.require(&need("read", vec![session.as_str()]))?;
         return Ok(Json(json!({ "records": [] })));

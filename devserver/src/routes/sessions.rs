@@ -139,7 +139,7 @@ pub async fn retrieve(
 ) -> ApiResult<Json<Value>> {
     let caller = app.authenticate(&headers)?;
     let store = app.store();
-    let s = store.resolve(&session).and_then(|id| store.session(&id)).ok_or_else(ApiError::session_not_found)?;
+    let s = store.resolve(&session).and_then(|id| store.session(&id)).ok_or_else(ApiError::session_not_found_get)?;
     caller.require(&need("read", s.ids()))?;
     Ok(Json(s.to_json()))
 }

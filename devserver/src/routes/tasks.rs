@@ -119,7 +119,7 @@ pub async fn retrieve_run(
 ) -> ApiResult<Json<Value>> {
     let caller = app.authenticate(&headers)?;
     let store = app.store();
-    let r = store.runs.get(&run).ok_or_else(|| ApiError::msg(404, "Run not found"))?;
+    let r = store.runs.get(&run).ok_or_else(|| ApiError::loader_not_found("Run not found"))?;
     caller.require(&Need { action: "read", resource: "runs", ids: vec![run.as_str()], unscoped_ok: true })?;
     Ok(Json(r.to_json()))
 }

@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use serde_json::json;
+use serde_json::{json, Value};
 use tchat_devserver::Faults;
 
 use crate::common::*;
@@ -162,4 +162,62 @@ fn create_session_cached(s: &tchat_devserver::DevServer, chat: &str) -> String {
     let r = post(s, "/api/v1/sessions", s.secret_key(), &create_body(Some(chat), preload(chat)));
     assert_eq!(r.status, 200);
     r.json()["publicAccessToken"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn error_event_after_records() {
+    let (s, pat, turn) = with_turn("ee");
+    // The bytes a drop after 3 records sends before it cuts the connection...
+    s.set_faults(Faults { out_drop_after_records: Some(3), ..Faults::default() });
+    let mut dropped = subscribe(&s, "ee", &pat, &[]);
+    assert_eq!(dropped.read_to_end(), End::Aborted);
+    // ...are exactly what the error fault sends before its error event; then the body ends cleanly.
+    s.set_faults(Faults { out_error_after_records: Some(3), ..Faults::default() });
+    let mut sse = subscribe(&s, "ee", &pat, &[]);
+    assert_eq!(sse.read_to_end(), End::Clean, "a clean end, with the final chunk");
+    let mut want = dropped.body.clone();
+    want.extend_from_slice(b"event: error\ndata: Stream error (injected by tchat-devserver)\n\n");
+    assert_eq!(String::from_utf8_lossy(&sse.body), String::from_utf8_lossy(&want));
+    assert_eq!(sse.body, want);
+    assert_eq!(tchat_devserver::OUT_ERROR_MESSAGE, "Stream error (injected by tchat-devserver)");
+    let got = sse.records_until(|_| false);
+    assert_eq!(got.len(), 3);
+    // Resume from the last record: the rest, once; and the fault is used up.
+    let last = got.last().unwrap().seq.to_string();
+    let rest = subscribe(&s, "ee", &pat, &[("Last-Event-ID", &last)]).turn();
+    assert_eq!(rest.len(), turn.len() - 3);
+    assert_eq!(rest[0].seq, 3);
+}
+
+#[test]
+fn error_event_at_once_and_with_times() {
+    let (s, pat, turn) = with_turn("ez");
+    // After 0 records: the error event is the whole body.
+    s.set_faults(Faults { out_error_after_records: Some(0), ..Faults::default() });
+    let mut sse = subscribe(&s, "ez", &pat, &[]);
+    assert_eq!(sse.read_to_end(), End::Clean);
+    assert_eq!(sse.body, b"event: error\ndata: Stream error (injected by tchat-devserver)\n\n");
+
+    s.set_faults(Faults { out_error_after_records: Some(1), out_error_after_records_times: Some(2), ..Faults::default() });
+    for _ in 0..2 {
+        let mut sse = subscribe(&s, "ez", &pat, &[]);
+        assert_eq!(sse.records_until(|_| false).len(), 1);
+        assert_eq!(sse.end, End::Clean);
+        assert!(sse.body.ends_with(b"\n\nevent: error\ndata: Stream error (injected by tchat-devserver)\n\n"));
+    }
+    assert_eq!(subscribe(&s, "ez", &pat, &[]).turn().len(), turn.len(), "used up after two connections");
+}
+
+#[test]
+fn error_fault_over_http_defaults_off() {
+    let s = server();
+    let url = format!("{}/__devserver/faults", s.base_url());
+    let got = call("GET", &url, None, None, &[]).json();
+    assert_eq!(got["out_error_after_records"], Value::Null);
+    assert_eq!(got["out_error_after_records_times"], Value::Null);
+    let r = call("POST", &url, None, Some(r#"{"out_error_after_records":2,"out_error_after_records_times":3}"#), &[]);
+    assert_eq!(r.status, 200, "{}", r.text);
+    let got = call("GET", &url, None, None, &[]).json();
+    assert_eq!(got["out_error_after_records"], 2);
+    assert_eq!(got["out_error_after_records_times"], 3);
 }

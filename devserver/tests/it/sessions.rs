@@ -254,3 +254,26 @@ fn expired_sessions() {
     assert_eq!(r.status, 409);
     assert!(r.json()["error"].as_str().unwrap().contains("expired"));
 }
+
+/// PROTOCOL 0: a loader (GET) 404 may carry `x-should-retry`; for a session or run that does not
+/// exist the real server says `false`, a definitive miss.
+#[test]
+fn loader_404s_say_do_not_retry() {
+    let s = server();
+    let key = s.secret_key();
+    for path in [
+        "/api/v1/sessions/session_nope",
+        "/api/v1/sessions/no-such-chat",
+        "/api/v3/runs/run_missing",
+        "/realtime/v1/sessions/session_nope/out/records",
+        "/realtime/v1/sessions/session_nope/in/records",
+    ] {
+        let r = get(&s, path, key);
+        assert_eq!(r.status, 404, "{path}: {}", r.text);
+        assert_eq!(r.header("x-should-retry"), Some("false"), "{path}");
+        assert!(r.json()["error"].is_string(), "{path}: {}", r.text);
+    }
+    let sse = Sse::open(&s, "/realtime/v1/sessions/session_nope/out", key, &[]);
+    assert_eq!(sse.status, 404);
+    assert_eq!(sse.header("x-should-retry"), Some("false"));
+}
