@@ -6,6 +6,7 @@ use serde_json::{json, Value};
 use crate::error::{Error, ErrorKind, Result};
 use crate::http::{encode_segment, Http, Request};
 use crate::secret::Secret;
+use crate::wire::{AppendResponse, RunResponse, SessionResponse, TriggerTaskResponse};
 
 /// Largest `.in` record the server accepts (1 MiB metered); tchat refuses bigger ones before sending.
 pub const MAX_APPEND_BYTES: usize = 1024 * 1024;
@@ -22,14 +23,12 @@ pub(crate) struct CreatedSession {
 /// `POST /api/v1/sessions`: create the session, or get the existing one for this external id.
 pub(crate) fn create_session(http: &Http, token: &Secret, body: &Value) -> Result<CreatedSession> {
     let answer = http.call(&Request::post("/api/v1/sessions".into(), token, to_bytes(body)?))?;
-    let v: Value = answer.json("create session")?;
-    let session_id = str_field(&v, "id")
-        .ok_or_else(|| Error::protocol("create session answer has no \"id\""))?;
+    let session: SessionResponse = answer.json("create session")?;
     Ok(CreatedSession {
-        session_id,
-        run_id: str_field(&v, "runId"),
-        token: str_field(&v, "publicAccessToken").map(Secret::new),
-        is_cached: v.get("isCached").and_then(Value::as_bool).unwrap_or(false),
+        session_id: session.id,
+        run_id: session.run_id,
+        token: session.public_access_token.filter(|t| !t.is_empty()),
+        is_cached: session.is_cached.unwrap_or(false),
     })
 }
 
@@ -46,21 +45,15 @@ pub(crate) fn trigger_run(http: &Http, token: &Secret, task: &str, payload: Valu
     let body = json!({ "payload": payload, "options": options });
     let path = format!("/api/v1/tasks/{}/trigger", encode_segment(task));
     let answer = http.call(&Request::post(path, token, to_bytes(&body)?))?;
-    let v: Value = answer.json("trigger task")?;
-    let run_id = str_field(&v, "id").ok_or_else(|| Error::protocol("trigger answer has no run \"id\""))?;
-    Ok(TriggeredRun { run_id, token: answer.header("x-trigger-jwt").map(Secret::new) })
+    let run: TriggerTaskResponse = answer.json("trigger task")?;
+    Ok(TriggeredRun { run_id: run.id, token: answer.header("x-trigger-jwt").map(Secret::new) })
 }
 
 /// `GET /api/v3/runs/{run}`: the run's status string (`EXECUTING`, `COMPLETED`, ...).
 pub(crate) fn run_status(http: &Http, token: &Secret, run_id: &str) -> Result<String> {
     let answer = http.call(&Request::get(format!("/api/v3/runs/{}", encode_segment(run_id)), token))?;
-    let v: Value = answer.json("retrieve run")?;
-    str_field(&v, "status").ok_or_else(|| Error::protocol("run answer has no \"status\""))
-}
-
-/// Whether a run status is final (the run will never read `.in` again).
-pub(crate) fn run_is_final(status: &str) -> bool {
-    matches!(status, "COMPLETED" | "CANCELED" | "FAILED" | "CRASHED" | "SYSTEM_FAILURE" | "EXPIRED" | "TIMED_OUT")
+    let run: RunResponse = answer.json("retrieve run")?;
+    Ok(run.status)
 }
 
 /// `POST /realtime/v1/sessions/{session}/in/append` with one ChatInputChunk. The same `part_id` must
@@ -76,12 +69,12 @@ pub(crate) fn append(http: &Http, token: &Secret, session: &str, chunk: &Value, 
     }
     let path = format!("/realtime/v1/sessions/{}/in/append", encode_segment(session));
     let answer = http.call(&Request::post(path, token, body).header("x-part-id", part_id))?;
-    let v: Value = answer.json("append")?;
-    if v.get("ok").and_then(Value::as_bool) == Some(false) {
-        let msg = str_field(&v, "error").unwrap_or_else(|| "append refused".into());
+    let appended: AppendResponse = answer.json("append")?;
+    if !appended.ok {
+        let msg = appended.error.unwrap_or_else(|| "append refused".into());
         return Err(Error::http(ErrorKind::Http, answer.status, format!("POST .in/append: {msg}")));
     }
-    Ok(v.get("seq").and_then(Value::as_u64))
+    Ok(appended.seq)
 }
 
 /// `POST /api/v1/sessions/{session}/close` (secret key or an admin JWT; the session PAT cannot).
@@ -97,8 +90,4 @@ pub(crate) fn close_session(http: &Http, token: &Secret, session: &str, reason: 
 
 fn to_bytes(v: &Value) -> Result<Vec<u8>> {
     serde_json::to_vec(v).map_err(|e| Error::invalid(format!("cannot serialize request: {e}")))
-}
-
-fn str_field(v: &Value, name: &str) -> Option<String> {
-    v.get(name).and_then(Value::as_str).map(str::to_owned)
 }

@@ -14,6 +14,7 @@ use crossbeam_channel::{Receiver, Sender};
 use serde_json::{json, Value};
 
 use crate::api;
+use crate::wire::RunStatus;
 use crate::assemble::Assembler;
 use crate::client::Client;
 use crate::error::{Error, ErrorKind, Result};
@@ -289,7 +290,7 @@ impl Shared {
         }
         let client_token = self.client.http.config().token.clone();
         let alive = match (&run_id, force) {
-            (Some(id), false) => !api::run_is_final(&api::run_status(&self.client.http, &client_token, id)?),
+            (Some(id), false) => !RunStatus::is_final(&api::run_status(&self.client.http, &client_token, id)?),
             _ => false,
         };
         if alive {
@@ -793,7 +794,7 @@ impl Chat {
         let mut delay = Duration::from_millis(10);
         while std::time::Instant::now() < deadline && !self.shared.is_cancelled() {
             match api::run_status(http, &token, &run_id) {
-                Ok(status) if !api::run_is_final(&status) => {}
+                Ok(status) if !RunStatus::is_final(&status) => {}
                 // Final, or not readable with this token (then there is nothing better to do).
                 _ => break,
             }
