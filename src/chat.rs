@@ -949,13 +949,10 @@ pub(crate) fn is_valid_chat_id(chat_id: &str) -> bool {
     !chat_id.is_empty() && chat_id.len() <= 256 && !chat_id.starts_with("session_")
 }
 
-/// A user `UIMessage` with one text part.
+/// A user `UIMessage` with one text part and a fresh id.
 pub(crate) fn user_text_message(text: &str) -> Value {
-    json!({
-        "id": crate::ids::new_id("msg-"),
-        "role": "user",
-        "parts": [{"type": "text", "text": text}],
-    })
+    let message = crate::wire::UIMessage::user_text(crate::ids::new_id("msg-"), text);
+    serde_json::to_value(message).expect("a UIMessage serializes")
 }
 
 fn short(id: &str) -> String {
