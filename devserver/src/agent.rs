@@ -133,6 +133,8 @@ struct Agent {
     turn_max_in: Option<u64>,
     stopped: bool,
     steering: VecDeque<String>,
+    /// `.out` records written in the current turn, for the `kill_run_after_turn_records` fault.
+    turn_records: std::sync::atomic::AtomicU64,
 }
 
 impl Agent {
@@ -162,6 +164,7 @@ impl Agent {
             turn_max_in: None,
             stopped: false,
             steering: VecDeque::new(),
+            turn_records: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
@@ -279,6 +282,7 @@ impl Agent {
 
     async fn handle_message(&mut self, payload: &Value, key: &str, seq: Option<u64>) -> Step<After> {
         self.turn_max_in = seq;
+        self.turn_records.store(0, std::sync::atomic::Ordering::Relaxed);
         self.stopped = false;
         self.steering.clear();
         match trigger_of(payload) {
@@ -331,6 +335,10 @@ impl Agent {
         let Some(s) = store.session_mut(&self.session_id) else { return Err(Ended) };
         s.memory.upgraded.insert(key.to_string());
         s.push_out(vec![(CONTROL.to_string(), "upgrade-required".to_string())], String::new());
+        if self.app.faults().current().pending_version {
+            // The successor is parked waiting for its deployment: the agent says so on `.out`.
+            s.push_out(vec![(CONTROL.to_string(), "pending-version".to_string())], String::new());
+        }
         store.end_run(&self.run_id, RunStatus::Completed);
         if self.app.config.runs == RunMode::Server {
             let mut next = App::continuation_payload(&store, &self.session_id, Some(&self.run_id));
@@ -358,6 +366,13 @@ impl Agent {
             return Err(Ended);
         }
         s.push_out(Vec::new(), body);
+        let written = self.turn_records.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        if self.app.faults().take_kill_mid_turn(written) {
+            // A crash mid-turn: the run dies with the turn unfinished, and nothing replaces
+            // it until the next append (server-managed) or trigger (client-managed).
+            store.end_run(&self.run_id, RunStatus::Canceled);
+            return Err(Ended);
+        }
         Ok(())
     }
 
@@ -382,6 +397,10 @@ impl Agent {
         }
         if let Some(seq) = self.turn_max_in.or(s.consumed_in) {
             headers.push(("session-in-event-id".to_string(), seq.to_string()));
+        }
+        // The highest `.in` seq this run had consumed at the boundary, unclamped (4.8).
+        if let Some(seq) = s.consumed_in {
+            headers.push(("session-in-consumed-id".to_string(), seq.to_string()));
         }
         s.push_turn_complete(headers);
         Ok(())

@@ -55,7 +55,7 @@ impl App {
     }
 
     pub fn authenticate(&self, headers: &HeaderMap) -> Result<Caller, ApiError> {
-        let cutoff = self.faults().expire_before_serial;
+        let cutoff = self.faults().expire_before;
         self.tokens.authenticate(headers, cutoff)
     }
 
@@ -63,6 +63,18 @@ impl App {
     pub fn mint(&self, scopes: Vec<String>) -> String {
         let ttl = self.faults().token_ttl_secs().map(Duration::from_secs).unwrap_or(DEFAULT_TTL);
         self.tokens.mint(scopes, ttl)
+    }
+
+    /// Whether `POST /close` by another party leaves `.out` untouched (`close_writes_nothing`).
+    pub fn close_behaviour(&self) -> bool {
+        self.faults().current().close_writes_nothing
+    }
+
+    /// `pendingVersion: true` on create and append answers while the `pending_version` fault is on.
+    pub fn add_pending_version(&self, answer: &mut Value) {
+        if self.faults().current().pending_version {
+            answer["pendingVersion"] = Value::Bool(true);
+        }
     }
 
     /// The scopes a session PAT carries.

@@ -31,9 +31,36 @@ pub struct Claims {
     pub iss: String,
     pub aud: String,
     pub exp: u64,
-    pub iat: u64,
-    /// A per-server serial, so `expire_all_tokens` can tell old tokens from new ones.
-    pub jti: String,
+    /// Optional, as `generateJWT` sets it unless told `omitIssuedAt`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iat: Option<u64>,
+    /// A per-server serial on the tokens this server mints, so `expire_all_tokens` can tell old
+    /// tokens from new ones. Tokens signed by the SDK's own `generateJWT` carry none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jti: Option<String>,
+}
+
+/// The claims a token may carry beyond the registered ones; `scopes` is absent on a
+/// `createPublicToken()` without scopes (which grants nothing).
+#[derive(Debug, Deserialize)]
+struct TokenClaims {
+    sub: String,
+    #[serde(rename = "pub", default)]
+    public: bool,
+    #[serde(default)]
+    scopes: Option<Vec<String>>,
+    #[serde(default)]
+    iat: Option<u64>,
+    #[serde(default)]
+    jti: Option<String>,
+}
+
+/// The `expire_all_tokens` cut-off: the serial the next minted token gets, and the second of
+/// the call (for tokens this server did not mint).
+#[derive(Debug, Clone, Copy)]
+pub struct Cutoff {
+    pub serial: u64,
+    pub secs: u64,
 }
 
 /// Who is calling.
@@ -85,19 +112,16 @@ impl Tokens {
             iss: ISSUER.to_string(),
             aud: AUDIENCE.to_string(),
             exp: now + ttl.as_secs(),
-            iat: now,
-            jti: format!("tok_{serial}"),
+            iat: Some(now),
+            jti: Some(format!("tok_{serial}")),
         };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
             .expect("HS256 signing cannot fail")
     }
 
-    /// Authenticates the `Authorization` header.
-    pub fn authenticate(
-        &self,
-        headers: &HeaderMap,
-        expire_before_serial: Option<u64>,
-    ) -> Result<Caller, ApiError> {
+    /// Authenticates the `Authorization` header. `expire_before` is the `expire_all_tokens`
+    /// cut-off: tokens of this server by serial, foreign ones (no `jti`) by `iat` second.
+    pub fn authenticate(&self, headers: &HeaderMap, expire_before: Option<Cutoff>) -> Result<Caller, ApiError> {
         let value = headers
             .get(axum::http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
@@ -110,19 +134,24 @@ impl Tokens {
         if token == self.secret {
             return Ok(Caller::SecretKey);
         }
-        match jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation) {
+        match jsonwebtoken::decode::<TokenClaims>(token, &self.decoding, &self.validation) {
             Ok(data) => {
                 let c = data.claims;
                 if c.sub != ENV_ID || !c.public {
                     return Err(ApiError::unauthenticated());
                 }
-                if let Some(cutoff) = expire_before_serial {
-                    let serial = c.jti.strip_prefix("tok_").and_then(|s| s.parse::<u64>().ok());
-                    if serial.is_none_or(|s| s < cutoff) {
+                if let Some(cutoff) = expire_before {
+                    let serial = c.jti.as_deref().and_then(|j| j.strip_prefix("tok_")).and_then(|s| s.parse::<u64>().ok());
+                    let expired = match serial {
+                        Some(s) => s < cutoff.serial,
+                        // A token signed elsewhere: expired when issued before the cut-off's second.
+                        None => c.iat.is_none_or(|iat| iat < cutoff.secs),
+                    };
+                    if expired {
                         return Err(ApiError::expired());
                     }
                 }
-                Ok(Caller::Token(c.scopes))
+                Ok(Caller::Token(c.scopes.unwrap_or_default()))
             }
             Err(e) if matches!(e.kind(), ErrorKind::ExpiredSignature) => Err(ApiError::expired()),
             Err(_) => Err(ApiError::unauthenticated()),

@@ -54,19 +54,32 @@ impl ApiError {
         Self::msg(404, "Session not found")
     }
 
-    /// A loader (GET) route's 404 for a resource that does not exist: the real server adds
-    /// `x-should-retry: false`, telling API clients the miss is definitive.
-    pub fn loader_not_found(message: impl Into<String>) -> Self {
-        Self::msg(404, message).with_header("x-should-retry", "false".to_string())
+    /// A loader (GET) route's 404 for a resource that does not exist: the real route builder
+    /// answers `{"error":"Not found"}` with `x-should-retry: false`, telling API clients the
+    /// miss is definitive.
+    pub fn loader_not_found() -> Self {
+        Self::msg(404, "Not found").with_header("x-should-retry", "false".to_string())
     }
 
-    /// [`ApiError::loader_not_found`] for a session.
-    pub fn session_not_found_get() -> Self {
-        Self::loader_not_found("Session not found")
+    /// An action route's 404 when its `findResource` found nothing (checked after authorization).
+    pub fn resource_not_found() -> Self {
+        Self::msg(404, "Resource not found")
     }
 
+    /// A body that exceeds the route's `maxContentLength`, or comes without a Content-Length.
     pub fn too_large() -> Self {
         Self::msg(413, "Request body too large")
+    }
+
+    /// A body schema violation, worded as the real server's `fromZodError(...).toString()`
+    /// (zod-validation-error 1.x over zod 3): `Validation error: <message> at "<path>"`.
+    pub fn invalid_body(issue: &crate::schema::Issue) -> Self {
+        let text = if issue.path.is_empty() {
+            format!("Validation error: {}", issue.message)
+        } else {
+            format!("Validation error: {} at \"{}\"", issue.message, issue.path)
+        };
+        Self::msg(400, text)
     }
 
     pub fn with_header(mut self, name: &'static str, value: String) -> Self {

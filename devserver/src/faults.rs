@@ -41,6 +41,15 @@ pub struct Faults {
     pub token_ttl_secs: Option<u64>,
     /// Every JWT minted before this setting was applied is rejected as expired.
     pub expire_all_tokens: bool,
+    /// Kill the live run once it has written this many `.out` records of its current turn:
+    /// a crash mid-turn. As on the real service, no run replaces it until the next append.
+    pub kill_run_after_turn_records: Option<u64>,
+    /// `POST /close` by another party sets `closedAt` and writes nothing to `.out` (a server
+    /// without a live agent to write `session-closed`); off: the agent writes the record.
+    pub close_writes_nothing: bool,
+    /// The session's runs are parked waiting for a deployment: create and append answer
+    /// `pendingVersion: true`, and an upgrade hand-off writes a `pending-version` record.
+    pub pending_version: bool,
 }
 
 impl Default for Faults {
@@ -59,6 +68,9 @@ impl Default for Faults {
             stall_next_out_times: None,
             token_ttl_secs: None,
             expire_all_tokens: false,
+            kill_run_after_turn_records: None,
+            close_writes_nothing: false,
+            pending_version: false,
         }
     }
 }
@@ -82,8 +94,8 @@ pub struct FaultState {
     error_records_left: u32,
     stall_left: u32,
     fail_left: u32,
-    /// Tokens whose serial is below this are treated as expired.
-    pub expire_before_serial: Option<u64>,
+    /// Tokens minted before this are treated as expired.
+    pub expire_before: Option<crate::auth::Cutoff>,
 }
 
 impl FaultState {
@@ -97,7 +109,9 @@ impl FaultState {
             times(faults.out_error_after_records, faults.out_error_after_records_times);
         self.stall_left = times(faults.stall_next_out_ms, faults.stall_next_out_times);
         self.fail_left = faults.fail_next_requests.unwrap_or(0);
-        self.expire_before_serial = faults.expire_all_tokens.then_some(next_serial);
+        self.expire_before = faults
+            .expire_all_tokens
+            .then_some(crate::auth::Cutoff { serial: next_serial, secs: crate::clock::now_secs() });
         self.faults = faults;
     }
 
@@ -138,5 +152,14 @@ impl FaultState {
 
     pub fn token_ttl_secs(&self) -> Option<u64> {
         self.faults.token_ttl_secs
+    }
+
+    /// Whether a run that has written `records` records of its turn must die now (once).
+    pub fn take_kill_mid_turn(&mut self, records: u64) -> bool {
+        if self.faults.kill_run_after_turn_records.is_some_and(|n| records >= n) {
+            self.faults.kill_run_after_turn_records = None;
+            return true;
+        }
+        false
     }
 }

@@ -14,6 +14,7 @@ mod config;
 mod error;
 mod faults;
 mod routes;
+mod schema;
 mod sse;
 mod store;
 

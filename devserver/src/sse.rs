@@ -142,7 +142,9 @@ pub async fn serve(app: Arc<App>, req: OutRequest, tx: mpsc::Sender<Chunk>) {
 }
 
 async fn serve_inner(app: Arc<App>, req: OutRequest, tx: mpsc::Sender<Chunk>) -> Result<(), Gone> {
-    let deadline = Instant::now() + req.window;
+    // `Timeout-Seconds` is S2's `wait`: the longest stretch without a record, not a total
+    // deadline, so the window restarts after every record written.
+    let mut deadline = Instant::now() + req.window;
     let mut w = Writer {
         tx: tx.clone(),
         sent: 0,
@@ -185,13 +187,15 @@ async fn serve_inner(app: Arc<App>, req: OutRequest, tx: mpsc::Sender<Chunk>) ->
     let mut last_write = Instant::now();
     loop {
         out_rx.borrow_and_update();
-        let (records, tail, closed) = match &req.session_id {
+        // A closed session's stream is not ended early: S2 knows nothing of `closedAt`, so the
+        // window runs out as for any other stream.
+        let (records, tail) = match &req.session_id {
             Some(id) => {
                 let store = app.store();
                 let Some(s) = store.session(id) else { return Ok(()) };
-                (s.records_after(cursor, MAX_BATCH), s.tail_json(), s.closed_at.is_some())
+                (s.records_after(cursor, MAX_BATCH), s.tail_json())
             }
-            None => (Vec::new(), json!({ "seq_num": 0, "timestamp": clock::now_ms() }), false),
+            None => (Vec::new(), json!({ "seq_num": 0, "timestamp": clock::now_ms() })),
         };
         if !records.is_empty() {
             let mut records = records;
@@ -213,13 +217,14 @@ async fn serve_inner(app: Arc<App>, req: OutRequest, tx: mpsc::Sender<Chunk>) ->
                 let id = format!("{},{},{}", last.seq_num + 1, records_sent, w.sent);
                 w.write(format!("event: batch\nid: {id}\ndata: {data}\n\n")).await?;
                 last_write = Instant::now();
+                deadline = last_write + req.window;
             }
             if let Some(cut) = cut {
                 return cut.apply(&mut w).await;
             }
             continue;
         }
-        if req.settled || closed || Instant::now() >= deadline {
+        if req.settled || Instant::now() >= deadline {
             w.write("data: [DONE]\n\n".to_string()).await?;
             return Ok(());
         }

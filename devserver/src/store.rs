@@ -238,11 +238,14 @@ impl Session {
         self.out.range(start.min(self.out.len())..).take(max).cloned().collect()
     }
 
-    /// Whether the newest non-command record is a turn-complete: the agent is idle.
+    /// `X-Peek-Settled` as the real server decides it: it reads only the last two records of
+    /// `.out` (at steady state `[turn-complete, trim]`) and is settled when the newest
+    /// non-command record among them is a turn-complete.
     pub fn is_settled(&self) -> bool {
         self.out
             .iter()
             .rev()
+            .take(2)
             .find(|r| !r.is_command())
             .is_some_and(|r| r.control() == Some("turn-complete"))
     }
@@ -391,6 +394,34 @@ impl Store {
         run.finished_at = Some(now);
         run.ended.send_replace(true);
         true
+    }
+
+    /// `POST /close`: sets `closedAt` once (later closes keep the first reason). Unless the
+    /// close comes from the session's own run (`callingRunId`, already exiting) or the server
+    /// is told to write nothing, the live agent answers it as 4.8's does: a `session-closed`
+    /// record (with `session-closed-reason`) on `.out`, and its run ends.
+    pub fn close_session(&mut self, id: &str, reason: Option<String>, calling_run_id: Option<&str>, writes_nothing: bool) {
+        let live = self.live_run(id).map(|r| r.id.clone());
+        let Some(s) = self.sessions.get_mut(id) else { return };
+        if s.closed_at.is_some() {
+            return;
+        }
+        let now = clock::now_ms();
+        s.closed_at = Some(now);
+        s.updated_at = now;
+        s.closed_reason = reason.clone();
+        let from_own_run = calling_run_id.is_some() && calling_run_id == live.as_deref();
+        if writes_nothing || from_own_run {
+            return;
+        }
+        let mut headers = vec![(CONTROL.to_string(), "session-closed".to_string())];
+        if let Some(r) = reason {
+            headers.push(("session-closed-reason".to_string(), r));
+        }
+        s.push_out(headers, String::new());
+        if let Some(run) = live {
+            self.end_run(&run, RunStatus::Completed);
+        }
     }
 
     pub fn set_run_status(&mut self, run_id: &str, status: RunStatus) {

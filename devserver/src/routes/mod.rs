@@ -1,5 +1,6 @@
 //! HTTP routing and the cross-cutting request rules (injected failures, Content-Length).
 
+mod auth;
 mod devserver;
 mod realtime;
 mod sessions;
@@ -9,8 +10,8 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{header, Method};
-use axum::middleware::{from_fn, from_fn_with_state, Next};
+use axum::http::{header, HeaderMap};
+use axum::middleware::{from_fn_with_state, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
@@ -23,6 +24,7 @@ use crate::error::{ApiError, ApiResult};
 
 pub fn router(app: Arc<App>) -> Router {
     Router::new()
+        .route("/api/v1/auth/jwt/claims", post(auth::jwt_claims))
         .route("/api/v1/sessions", post(sessions::create).get(sessions::list))
         .route("/api/v1/sessions/{session}", get(sessions::retrieve).patch(sessions::update))
         .route("/api/v1/sessions/{session}/close", post(sessions::close))
@@ -33,7 +35,6 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/realtime/v1/sessions/{session}/out/records", get(realtime::out_records))
         .route("/realtime/v1/sessions/{session}/in/records", get(realtime::in_records))
         .fallback(not_found)
-        .layer(from_fn(require_content_length))
         .layer(from_fn_with_state(app.clone(), inject_failures))
         .merge(devserver::router())
         .with_state(app)
@@ -62,20 +63,31 @@ async fn inject_failures(State(app): State<Arc<App>>, req: Request, next: Next) 
     }
 }
 
-/// The real server refuses a POST whose length it cannot know in advance.
-async fn require_content_length(req: Request, next: Next) -> Response {
-    if req.method() == Method::POST && !req.headers().contains_key(header::CONTENT_LENGTH) {
-        return ApiError::too_large().into_response();
-    }
-    next.run(req).await
-}
-
 /// Oversized bodies are still read up to this size before the 413 goes out: a client that is
 /// still writing when the server closes would see a broken pipe instead of the answer.
 const DRAIN_LIMIT: usize = 16 * 1024 * 1024;
 
-/// Reads the whole body and refuses it (413) when it exceeds `limit`.
-async fn read_body(body: Body, limit: usize) -> ApiResult<Bytes> {
+/// The route builder's `maxContentLength` rule: a body must come with a `Content-Length`, and
+/// that length must not exceed `limit`; otherwise 413 `{"error":"Request body too large"}`.
+/// Checked after authentication and before anything reads the body.
+fn check_content_length(headers: &HeaderMap, limit: usize) -> ApiResult<()> {
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    match declared {
+        Some(n) if n <= limit as u64 => Ok(()),
+        _ => Err(ApiError::too_large()),
+    }
+}
+
+/// Reads a body whose length [`check_content_length`] accepted; a body that runs past its
+/// declared length is refused the same way. Oversized bodies are drained first.
+async fn read_limited(headers: &HeaderMap, body: Body, limit: usize) -> ApiResult<Bytes> {
+    if let Err(e) = check_content_length(headers, limit) {
+        let _ = axum::body::to_bytes(body, DRAIN_LIMIT).await;
+        return Err(e);
+    }
     let bytes = axum::body::to_bytes(body, DRAIN_LIMIT.max(limit)).await.map_err(|_| ApiError::too_large())?;
     if bytes.len() > limit {
         return Err(ApiError::too_large());
@@ -83,11 +95,23 @@ async fn read_body(body: Body, limit: usize) -> ApiResult<Bytes> {
     Ok(bytes)
 }
 
-/// Reads the body whole, up to [`DRAIN_LIMIT`], for callers that judge its size themselves.
-async fn read_all(body: Body) -> Option<Bytes> {
-    axum::body::to_bytes(body, DRAIN_LIMIT).await.ok()
-}
-
-fn parse_json(bytes: &[u8]) -> ApiResult<Value> {
-    serde_json::from_slice(bytes).map_err(|e| ApiError::msg(400, format!("Invalid JSON body: {e}")))
+/// An action route's JSON body, read as the real route builder reads it: the Content-Length
+/// rule, then `Request body is empty`, then `Invalid JSON` (also for `null`, `false` and `0`,
+/// which its `if (!parsed)` treats as a failed parse), all 400.
+async fn json_body(headers: &HeaderMap, body: Body, limit: usize) -> ApiResult<Value> {
+    let bytes = read_limited(headers, body, limit).await?;
+    if bytes.is_empty() {
+        return Err(ApiError::msg(400, "Request body is empty"));
+    }
+    let value: Value = serde_json::from_slice(&bytes).map_err(|_| ApiError::msg(400, "Invalid JSON"))?;
+    let falsy = match &value {
+        Value::Null | Value::Bool(false) => true,
+        Value::Number(n) => n.as_f64() == Some(0.0),
+        Value::String(s) => s.is_empty(),
+        _ => false,
+    };
+    if falsy {
+        return Err(ApiError::msg(400, "Invalid JSON"));
+    }
+    Ok(value)
 }

@@ -12,7 +12,7 @@ use axum::Json;
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
-use super::read_all;
+use super::read_limited;
 use crate::app::App;
 use crate::auth::Need;
 use crate::clock;
@@ -21,17 +21,23 @@ use crate::error::{ApiError, ApiResult};
 use crate::sse::{self, BodyStream, OutRequest};
 use crate::store::PART_ID_TTL_MS;
 
-/// S2's limit on one record's metered size.
-const RECORD_LIMIT: u64 = 1024 * 1024;
-/// S2 meters a record as its body plus 8 bytes of overhead (there are no headers here).
-const RECORD_OVERHEAD: u64 = 8;
+/// The append route's `maxContentLength`: a DoS pre-guard; the real limit is the metered size.
+const APPEND_BODY_LIMIT: usize = 1024 * 1024;
+/// S2's limit on one record's metered size (inclusive).
+const RECORD_LIMIT: usize = 1024 * 1024;
+/// S2 meters a record as its body plus 8 bytes (the server attaches no record headers).
+const RECORD_OVERHEAD: usize = 8;
 
 fn need<'a>(action: &'a str, ids: Vec<&'a str>) -> Need<'a> {
     Need { action, resource: "sessions", ids, unscoped_ok: true }
 }
 
-fn too_big(size: u64) -> ApiError {
-    ApiError::not_ok(413, format!("Record metered size {size} bytes exceeds the maximum of {RECORD_LIMIT} bytes"))
+/// What the real server writes to S2 for one append: `JSON.stringify({data: part, id: partId})`,
+/// whose UTF-8 length (plus [`RECORD_OVERHEAD`]) is what S2 meters. Quotes, backslashes and
+/// control characters of the part count twice or more, as JSON escapes them.
+pub fn metered_size(part: &str, part_id: &str) -> usize {
+    let envelope = json!({ "data": part, "id": part_id }).to_string();
+    envelope.len() + RECORD_OVERHEAD
 }
 
 pub async fn append(
@@ -41,45 +47,96 @@ pub async fn append(
     body: Body,
 ) -> ApiResult<Json<Value>> {
     let caller = app.authenticate(&headers)?;
-    let bytes = read_all(body).await.ok_or_else(ApiError::too_large)?;
-    let metered = bytes.len() as u64 + RECORD_OVERHEAD;
-    if metered > RECORD_LIMIT {
-        return Err(too_big(metered));
-    }
-    let text = String::from_utf8(bytes.to_vec()).map_err(|_| ApiError::not_ok(400, "Body must be UTF-8 text"))?;
-    let part_id = headers.get("x-part-id").and_then(|v| v.to_str().ok()).map(str::to_string);
+    let bytes = read_limited(&headers, body, APPEND_BODY_LIMIT).await?;
+    // `request.text()` decodes with replacement characters; invalid UTF-8 is not refused.
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    let client_part_id = headers.get("x-part-id").and_then(|v| v.to_str().ok()).map(str::to_string);
 
     let mut store = app.store();
-    let id = store.resolve(&session).ok_or_else(|| ApiError::not_ok(404, "Session not found"))?;
+    let found = store.resolve(&session);
+    // Authorized against the URL form and, once found, both of the session's names; a
+    // missing session is a 404 only after authorization passed (no information leak).
+    let ids: Vec<String> = match &found {
+        Some(id) => store.session(id).expect("resolved").ids().into_iter().map(str::to_string).collect(),
+        None => Vec::new(),
+    };
+    let mut all: Vec<&str> = vec![session.as_str()];
+    all.extend(ids.iter().map(String::as_str));
+    caller.require(&need("write", all))?;
+    let id = found.ok_or_else(ApiError::resource_not_found)?;
     let s = store.session_mut(&id).expect("resolved");
-    caller.require(&need("write", s.ids()))?;
     if s.closed_at.is_some() {
-        return Err(ApiError::not_ok(400, "Cannot append to a closed session"));
+        let mut err = ApiError::new(
+            409,
+            json!({ "ok": false, "error": "Cannot append to a closed session", "code": "session_closed", "closedReason": s.closed_reason }),
+        );
+        err.body.as_object_mut().expect("object").retain(|k, v| k != "closedReason" || !v.is_null());
+        return Err(err);
     }
     if s.is_expired() {
         return Err(ApiError::not_ok(400, "Cannot append to an expired session"));
     }
+    let part_id = client_part_id.clone().unwrap_or_else(|| App::random_id("part"));
+    let metered = metered_size(&text, &part_id);
+    if metered > RECORD_LIMIT {
+        return Err(ApiError::not_ok(
+            413,
+            format!(
+                "Record metered size {metered} bytes exceeds the S2 per-record limit of {RECORD_LIMIT} bytes. Reduce tool-output size or split into smaller parts."
+            ),
+        ));
+    }
     let now = clock::now_ms();
     s.part_ids.retain(|_, t| now.saturating_sub(*t) < PART_ID_TTL_MS);
-    if let Some(p) = &part_id {
+    let mut answer = json!({ "ok": true });
+    if let Some(p) = &client_part_id {
         if s.part_ids.contains_key(p) {
-            return Ok(Json(json!({ "ok": true })));
+            // A lost idempotency claim: the real server answers without `seq`.
+            drop(store);
+            app.add_pending_version(&mut answer);
+            return Ok(Json(answer));
         }
         s.part_ids.insert(p.clone(), now);
     }
-    let seq = s.push_in(text, part_id);
+    let seq = s.push_in(text, client_part_id);
     if app.config.runs == RunMode::Server && store.live_run(&id).is_none() {
         // Today's server re-triggers on append: the new run consumes this record.
         let previous = store.session(&id).and_then(|s| s.current_run_id.clone());
         let payload = App::continuation_payload(&store, &id, previous.as_deref());
         app.start_run(&mut store, &id, payload);
     }
-    Ok(Json(json!({ "ok": true, "seq": seq })))
+    drop(store);
+    answer["seq"] = json!(seq);
+    app.add_pending_version(&mut answer);
+    Ok(Json(answer))
 }
 
-fn bad_timeout() -> Response {
-    (StatusCode::BAD_REQUEST, "Invalid Timeout-Seconds header: expected an integer between 1 and 600")
-        .into_response()
+/// `Timeout-Seconds` as the real route parses it: `Number(value)`, an integer in 1..=600, each
+/// failure a plain-text 400 with the route's own words. An empty header counts as absent.
+fn timeout_seconds(headers: &HeaderMap) -> Result<Option<u64>, Response> {
+    let Some(raw) = headers.get("timeout-seconds").and_then(|v| v.to_str().ok()) else { return Ok(None) };
+    if raw.is_empty() {
+        return Ok(None);
+    }
+    let refuse = |text: &'static str| (StatusCode::BAD_REQUEST, text).into_response();
+    let trimmed = raw.trim();
+    let parsed: f64 = if trimmed.is_empty() { 0.0 } else { trimmed.parse().map_err(|_| refuse("Invalid timeout seconds"))? };
+    if !parsed.is_finite() || parsed.fract() != 0.0 {
+        return Err(refuse("Invalid timeout seconds"));
+    }
+    if parsed < 1.0 {
+        return Err(refuse("Timeout seconds must be greater than 0"));
+    }
+    if parsed > 600.0 {
+        return Err(refuse("Timeout seconds must be less than 600"));
+    }
+    Ok(Some(parsed as u64))
+}
+
+/// `Last-Event-ID` as the real server reads it: the digits before a `-`, resuming after them.
+fn last_event_id(headers: &HeaderMap) -> Option<u64> {
+    let raw = headers.get("last-event-id").and_then(|v| v.to_str().ok())?;
+    raw.split('-').next()?.trim().parse::<u64>().ok()
 }
 
 pub async fn subscribe(
@@ -88,21 +145,13 @@ pub async fn subscribe(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let caller = app.authenticate(&headers)?;
-    let window = match headers.get("timeout-seconds") {
-        None => app.config.long_poll,
-        Some(v) => match v.to_str().ok().and_then(|s| s.trim().parse::<u64>().ok()) {
-            Some(n) if (1..=600).contains(&n) => Duration::from_secs(n),
-            _ => return Ok(bad_timeout()),
-        },
+    let window = match timeout_seconds(&headers) {
+        Ok(t) => t.map(Duration::from_secs).unwrap_or(app.config.long_poll),
+        Err(refused) => return Ok(refused),
     };
-    let cursor = headers
-        .get("last-event-id")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|s| s.trim().parse::<u64>().ok());
-    let peek = headers
-        .get("x-peek-settled")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.trim() == "1" || v.trim().eq_ignore_ascii_case("true"));
+    let cursor = last_event_id(&headers);
+    // Only the exact value `1` opts in, as the real route compares it.
+    let peek = headers.get("x-peek-settled").is_some_and(|v| v.as_bytes() == b"1");
 
     let (session_id, settled) = {
         let store = app.store();
@@ -114,7 +163,7 @@ pub async fn subscribe(
             }
             // Only a friendly id can be known not to exist; an externalId may simply have no
             // session yet, and gets an empty stream.
-            None if session.starts_with("session_") => return Err(ApiError::session_not_found_get()),
+            None if session.starts_with("session_") => return Err(ApiError::loader_not_found()),
             None => {
                 caller.require(&need("read", vec![session.as_str()]))?;
                 (None, false)
@@ -183,7 +232,7 @@ fn read_records(
     let store = app.store();
     let Some(id) = store.resolve(&session) else {
         if session.starts_with("session_") {
-            return Err(ApiError::session_not_found_get());
+            return Err(ApiError::loader_not_found());
         }
         caller.require(&need("read", vec![session.as_str()]))?;
         return Ok(Json(json!({ "records": [] })));

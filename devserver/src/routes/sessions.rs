@@ -10,87 +10,47 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
 
-use super::{parse_json, read_body};
+use super::json_body;
 use crate::app::App;
-use crate::auth::{Caller, Need};
+use crate::auth::Need;
 use crate::clock;
 use crate::config::RunMode;
 use crate::error::{ApiError, ApiResult};
-use crate::store::{Session, CONTROL};
+use crate::schema;
+use crate::store::Session;
 
+/// `maxContentLength` of create and update (32 KiB) and of close (1 KiB).
 const CREATE_LIMIT: usize = 32 * 1024;
-const CLOSE_REASON_MAX: usize = 256;
+const CLOSE_LIMIT: usize = 1024;
 
 fn need<'a>(action: &'a str, ids: Vec<&'a str>) -> Need<'a> {
     Need { action, resource: "sessions", ids, unscoped_ok: true }
 }
 
-/// The real schema rejects these with 422: a `session_` externalId would be ambiguous in URLs.
-fn check_external_id(ext: &str) -> ApiResult<()> {
-    if ext.is_empty() || ext.chars().count() > 256 {
-        return Err(ApiError::msg(422, "externalId must be between 1 and 256 characters"));
-    }
-    if ext.starts_with("session_") {
-        return Err(ApiError::msg(422, "externalId must not start with \"session_\""));
-    }
-    Ok(())
-}
-
-fn schema_error(issue: &str) -> ApiError {
-    ApiError::msg(400, format!("Invalid request body: {issue}"))
-}
-
-fn tags_of(v: Option<&Value>) -> ApiResult<Option<Value>> {
-    match v {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(json!([s]))),
-        Some(Value::Array(a)) if a.iter().all(Value::is_string) => Ok(Some(Value::Array(a.clone()))),
-        Some(_) => Err(schema_error("tags must be a string or an array of strings")),
-    }
-}
-
 pub async fn create(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) -> ApiResult<Response> {
     let caller = app.authenticate(&headers)?;
-    let body = parse_json(&read_body(body, CREATE_LIMIT).await?)?;
-    let obj = body.as_object().ok_or_else(|| schema_error("expected an object"))?;
-    let kind = obj.get("type").and_then(Value::as_str).ok_or_else(|| schema_error("type is required"))?;
-    let task = obj
-        .get("taskIdentifier")
-        .and_then(Value::as_str)
-        .filter(|t| !t.is_empty())
-        .ok_or_else(|| schema_error("taskIdentifier is required"))?;
-    let trigger_config = obj
-        .get("triggerConfig")
-        .filter(|c| c.get("basePayload").is_some_and(Value::is_object))
-        .ok_or_else(|| schema_error("triggerConfig.basePayload is required"))?;
-    let external_id = match obj.get("externalId") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) => Some(s.clone()),
-        Some(_) => return Err(schema_error("externalId must be a string")),
-    };
-    let tags = tags_of(obj.get("tags"))?;
-    let expires_at = match obj.get("expiresAt") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) => Some(clock::parse_iso(s).ok_or_else(|| schema_error("expiresAt must be an ISO 8601 date"))?),
-        Some(_) => return Err(schema_error("expiresAt must be an ISO 8601 date")),
-    };
-    if let Some(ext) = &external_id {
-        check_external_id(ext)?;
-    }
+    let body = json_body(&headers, body, CREATE_LIMIT).await?;
+    let req = schema::create_session(&body)?;
+    let trigger_config = body["triggerConfig"].clone();
+    let task = req.task_identifier.as_str();
     let write_tasks = Need { action: "write", resource: "tasks", ids: vec![task], unscoped_ok: true };
-    if !caller.allows(&need("write", vec![])) && !caller.allows(&write_tasks) {
+    let write_sessions = Need { action: "write", resource: "sessions", ids: vec![], unscoped_ok: true };
+    if !caller.allows(&write_sessions) && !caller.allows(&write_tasks) {
         return Err(ApiError::forbidden());
     }
+    let external_id = req.external_id.clone();
 
     let mut store = app.store();
     if let Some(existing) = external_id.as_ref().and_then(|e| store.by_external.get(e)).cloned() {
-        let s = store.session(&existing).expect("indexed session exists");
+        let s = store.session_mut(&existing).expect("indexed session exists");
         if s.closed_at.is_some() {
             return Err(ApiError::msg(409, "Session is closed; use a different externalId to create a new session"));
         }
         if s.is_expired() {
             return Err(ApiError::msg(409, "Session is expired; use a different externalId to create a new session"));
         }
+        // The cached path refreshes triggerConfig, so a redeployed config reaches the next run.
+        s.trigger_config = trigger_config;
         let mut v = s.to_json();
         let token = app.mint(App::session_scopes(s.key()));
         if app.config.runs == RunMode::Server {
@@ -98,16 +58,17 @@ pub async fn create(State(app): State<Arc<App>>, headers: HeaderMap, body: Body)
         }
         v["publicAccessToken"] = json!(token);
         v["isCached"] = json!(true);
+        app.add_pending_version(&mut v);
         return Ok((StatusCode::OK, Json(v)).into_response());
     }
 
     let id = App::random_id("session");
-    let mut s = Session::new(id.clone(), external_id.clone(), kind.to_string(), task.to_string(), trigger_config.clone());
-    if let Some(t) = tags {
-        s.tags = t;
+    let mut s = Session::new(id.clone(), external_id.clone(), req.kind, req.task_identifier, trigger_config.clone());
+    if let Some(t) = req.tags {
+        s.tags = json!(t);
     }
-    s.metadata = obj.get("metadata").cloned().unwrap_or(Value::Null);
-    s.expires_at = expires_at;
+    s.metadata = req.metadata.unwrap_or(Value::Null);
+    s.expires_at = req.expires_at;
     let key = s.key().to_string();
     store.sessions.insert(id.clone(), s);
     store.order.push(id.clone());
@@ -117,7 +78,7 @@ pub async fn create(State(app): State<Arc<App>>, headers: HeaderMap, body: Body)
     let run_id = if app.config.runs == RunMode::Server {
         let mut payload = trigger_config["basePayload"].clone();
         payload["sessionId"] = json!(id);
-        App::carry_idle_timeout(trigger_config, &mut payload);
+        App::carry_idle_timeout(&trigger_config, &mut payload);
         app.start_run(&mut store, &id, payload)
     } else {
         None
@@ -129,6 +90,7 @@ pub async fn create(State(app): State<Arc<App>>, headers: HeaderMap, body: Body)
     }
     v["publicAccessToken"] = json!(app.mint(App::session_scopes(&key)));
     v["isCached"] = json!(false);
+    app.add_pending_version(&mut v);
     Ok((StatusCode::CREATED, Json(v)).into_response())
 }
 
@@ -139,7 +101,7 @@ pub async fn retrieve(
 ) -> ApiResult<Json<Value>> {
     let caller = app.authenticate(&headers)?;
     let store = app.store();
-    let s = store.resolve(&session).and_then(|id| store.session(&id)).ok_or_else(ApiError::session_not_found_get)?;
+    let s = store.resolve(&session).and_then(|id| store.session(&id)).ok_or_else(ApiError::loader_not_found)?;
     caller.require(&need("read", s.ids()))?;
     Ok(Json(s.to_json()))
 }
@@ -151,41 +113,27 @@ pub async fn update(
     body: Body,
 ) -> ApiResult<Json<Value>> {
     let caller = app.authenticate(&headers)?;
-    let body = parse_json(&read_body(body, CREATE_LIMIT).await?)?;
-    let obj = body.as_object().ok_or_else(|| schema_error("expected an object"))?;
-    let tags = tags_of(obj.get("tags"))?;
-    let new_external = match obj.get("externalId") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) => {
-            check_external_id(s)?;
-            Some(s.clone())
-        }
-        Some(_) => return Err(schema_error("externalId must be a string")),
-    };
+    let body = json_body(&headers, body, CREATE_LIMIT).await?;
+    let req = schema::update_session(&body)?;
+    // The real route authorizes `admin` against the id written in the URL only.
+    caller.require(&need("admin", vec![session.as_str()]))?;
     let mut store = app.store();
     let id = store.resolve(&session).ok_or_else(ApiError::session_not_found)?;
-    caller.require(&need("admin", store.session(&id).expect("resolved").ids()))?;
-    if let Some(ext) = &new_external {
-        if store.by_external.get(ext).is_some_and(|other| *other != id) {
-            return Err(ApiError::msg(409, "A session with this externalId already exists"));
-        }
-    }
-    let old_external = store.session(&id).and_then(|s| s.external_id.clone());
-    if let Some(ext) = &new_external {
-        if let Some(old) = &old_external {
-            store.by_external.remove(old);
-        }
-        store.by_external.insert(ext.clone(), id.clone());
-    }
     let s = store.session_mut(&id).expect("resolved");
-    if let Some(t) = tags {
-        s.tags = t;
+    // The externalId is the session's addressing key (stream names, PAT scopes): it never changes.
+    if let Some(ext) = &req.external_id {
+        if *ext != s.external_id {
+            return Err(ApiError::msg(
+                422,
+                "externalId cannot be changed after creation; close this session and create a new one with the desired externalId",
+            ));
+        }
     }
-    if let Some(m) = obj.get("metadata") {
-        s.metadata = m.clone();
+    if let Some(t) = req.tags {
+        s.tags = json!(t);
     }
-    if new_external.is_some() {
-        s.external_id = new_external;
+    if let Some(m) = req.metadata {
+        s.metadata = m;
     }
     s.updated_at = clock::now_ms();
     Ok(Json(s.to_json()))
@@ -240,39 +188,13 @@ pub async fn close(
     body: Body,
 ) -> ApiResult<Json<Value>> {
     let caller = app.authenticate(&headers)?;
-    let bytes = read_body(body, CREATE_LIMIT).await?;
-    if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Err(ApiError::msg(400, "Invalid request body: a JSON object is required"));
-    }
-    let body = parse_json(&bytes)?;
-    let obj = body.as_object().ok_or_else(|| schema_error("expected an object"))?;
-    let reason = match obj.get("reason") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(r)) if r.chars().count() <= CLOSE_REASON_MAX => Some(r.clone()),
-        Some(_) => return Err(schema_error("reason must be a string of at most 256 characters")),
-    };
+    let body = json_body(&headers, body, CLOSE_LIMIT).await?;
+    let req = schema::close_session(&body)?;
+    // `admin` on the id written in the URL: an `admin:sessions:<friendly id>` token cannot
+    // close through the externalId form, nor the other way round.
+    caller.require(&need("admin", vec![session.as_str()]))?;
     let mut store = app.store();
     let id = store.resolve(&session).ok_or_else(ApiError::session_not_found)?;
-    require_admin(&caller, store.session(&id).expect("resolved"))?;
-    let live = store.live_run(&id).map(|r| r.id.clone());
-    let s = store.session_mut(&id).expect("resolved");
-    if s.closed_at.is_none() {
-        let now = clock::now_ms();
-        s.closed_at = Some(now);
-        s.updated_at = now;
-        s.closed_reason = reason.clone();
-        let mut headers = vec![(CONTROL.to_string(), "session-closed".to_string())];
-        if let Some(r) = reason {
-            headers.push(("session-closed-reason".to_string(), r));
-        }
-        s.push_out(headers, String::new());
-        if let Some(run) = live {
-            store.end_run(&run, crate::store::RunStatus::Completed);
-        }
-    }
+    store.close_session(&id, req.reason, req.calling_run_id.as_deref(), app.close_behaviour());
     Ok(Json(store.session(&id).expect("resolved").to_json()))
-}
-
-fn require_admin(caller: &Caller, s: &Session) -> ApiResult<()> {
-    caller.require(&need("admin", s.ids()))
 }

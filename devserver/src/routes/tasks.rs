@@ -9,14 +9,18 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
 
-use super::{parse_json, read_body};
+use super::json_body;
 use crate::app::App;
 use crate::auth::{Need, ENV_ID};
 use crate::error::{ApiError, ApiResult};
+use crate::schema;
 
 /// The only task this server can run.
 pub const DEMO_TASK: &str = "demo";
+/// `maxContentLength` of the trigger route: the default `TASK_PAYLOAD_MAXIMUM_SIZE` (3 MiB).
 const TRIGGER_LIMIT: usize = 3 * 1024 * 1024;
+/// `MAX_TAGS_PER_RUN` of the real trigger validator.
+const MAX_TAGS_PER_RUN: usize = 10;
 
 pub async fn trigger(
     State(app): State<Arc<App>>,
@@ -25,10 +29,17 @@ pub async fn trigger(
     body: Body,
 ) -> ApiResult<Response> {
     let caller = app.authenticate(&headers)?;
-    let body = parse_json(&read_body(body, TRIGGER_LIMIT).await?)?;
+    let body = json_body(&headers, body, TRIGGER_LIMIT).await?;
+    let tags = schema::trigger_task(&body)?;
     caller.require(&Need { action: "write", resource: "tasks", ids: vec![task.as_str()], unscoped_ok: true })?;
     if task != DEMO_TASK {
         return Err(ApiError::msg(404, "Task not found"));
+    }
+    if tags.len() > MAX_TAGS_PER_RUN {
+        return Err(ApiError::msg(
+            422,
+            format!("Runs can only have {MAX_TAGS_PER_RUN} tags, you're trying to set {}.", tags.len()),
+        ));
     }
     let mut payload = run_payload(&body)?;
     let idempotency_key = body.pointer("/options/idempotencyKey").and_then(Value::as_str).map(str::to_string);
@@ -119,7 +130,8 @@ pub async fn retrieve_run(
 ) -> ApiResult<Json<Value>> {
     let caller = app.authenticate(&headers)?;
     let store = app.store();
-    let r = store.runs.get(&run).ok_or_else(|| ApiError::loader_not_found("Run not found"))?;
+    // Run misses are retryable on the real server (`shouldRetryNotFound`: a replica may lag).
+    let r = store.runs.get(&run).ok_or_else(|| ApiError::msg(404, "Not found").with_header("x-should-retry", "true".to_string()))?;
     caller.require(&Need { action: "read", resource: "runs", ids: vec![run.as_str()], unscoped_ok: true })?;
     Ok(Json(r.to_json()))
 }
