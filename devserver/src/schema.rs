@@ -19,6 +19,10 @@ pub struct Issue {
 
 pub type Checked<T> = Result<T, Issue>;
 
+/// zod 3's message when no member of a union even has the right type (a member that has the
+/// right type but fails a refinement reports its own issue instead).
+const INVALID_UNION: &str = "Invalid input";
+
 impl From<Issue> for ApiError {
     fn from(issue: Issue) -> Self {
         ApiError::invalid_body(&issue)
@@ -184,7 +188,7 @@ pub fn session_trigger_config(v: &Value, path: &str) -> Checked<()> {
     }
     if let Some(k) = optional(obj, "concurrencyKey") {
         if !k.is_string() && !k.is_number() {
-            return Err(expected(&at(path, "concurrencyKey"), "string | number", k));
+            return Err(issue(&at(path, "concurrencyKey"), INVALID_UNION));
         }
     }
     if let Some(t) = optional(obj, "tags") {
@@ -209,8 +213,12 @@ pub fn session_trigger_config(v: &Value, path: &str) -> Checked<()> {
         integer(n, &at(path, "idleTimeoutInSeconds"), Some(1), Some(3600))?;
     }
     if let Some(t) = optional(obj, "ttl") {
-        if !t.is_string() {
-            integer(t, &at(path, "ttl"), Some(0), None)?;
+        match t {
+            Value::String(_) => {}
+            Value::Number(_) => {
+                integer(t, &at(path, "ttl"), Some(0), None)?;
+            }
+            _ => return Err(issue(&at(path, "ttl"), INVALID_UNION)),
         }
     }
     Ok(())
@@ -340,7 +348,7 @@ pub fn run_tags(v: &Value, path: &str) -> Checked<Vec<String>> {
                 Ok(s.to_string())
             })
             .collect(),
-        other => Err(expected(path, "string | array", other)),
+        _ => Err(issue(path, INVALID_UNION)),
     }
 }
 

@@ -221,3 +221,79 @@ fn error_fault_over_http_defaults_off() {
     assert_eq!(got["out_error_after_records"], 2);
     assert_eq!(got["out_error_after_records_times"], 3);
 }
+
+/// A crash mid-turn: the run dies after 3 records of its turn, the turn never completes, and no
+/// run replaces it until the next append, which starts a continuation that answers.
+#[test]
+fn kill_run_mid_turn() {
+    let s = server();
+    let v = create_session(&s, "crash");
+    let pat = v["publicAccessToken"].as_str().unwrap().to_string();
+    let first_run = v["runId"].as_str().unwrap().to_string();
+    s.set_faults(Faults { kill_run_after_turn_records: Some(3), ..Faults::default() });
+    let mut sse = subscribe(&s, "crash", &pat, &[("Timeout-Seconds", "1")]);
+    send_text(&s, "crash", &pat, "m1", "hello there");
+    let recs = sse.records_until(|_| false);
+    assert_eq!(recs.len(), 3, "three records, then nothing: {:?}", types_of(&recs));
+    assert!(recs.iter().all(|r| r.control().is_none()), "no turn-complete");
+    assert_eq!(run_status(&s, &first_run), "CANCELED");
+    assert_eq!(s.run_ids("crash").len(), 1, "no replacement before the next append");
+    let mut sse = subscribe(&s, "crash", &pat, &[]);
+    send_text(&s, "crash", &pat, "m2", "again");
+    let runs = s.run_ids("crash");
+    assert_eq!(runs.len(), 2, "the append started a continuation");
+    let turn = sse.records_until(|r| r.control() == Some("turn-complete") && text_of(&[]).is_empty() && r.header("session-in-event-id") == Some("1"));
+    assert!(text_of(&turn).ends_with("You said: again"), "{}", text_of(&turn));
+}
+
+/// `close_writes_nothing`: another party's close only sets `closedAt`; `.out` gets no record.
+/// Without it, the agent writes `session-closed` (with the reason), as 4.8's does.
+#[test]
+fn close_by_another_party_both_ways() {
+    let s = server();
+    create_session(&s, "quiet");
+    s.set_faults(Faults { close_writes_nothing: true, ..Faults::default() });
+    let r = post(&s, "/api/v1/sessions/quiet/close", s.secret_key(), &serde_json::json!({ "reason": "bye" }));
+    assert_eq!(r.status, 200);
+    assert!(r.json()["closedAt"].is_string());
+    assert!(s.out_records("quiet").iter().all(|r| r["headers"][0][1] != "session-closed"));
+    s.set_faults(Faults::default());
+    create_session(&s, "loud");
+    post(&s, "/api/v1/sessions/loud/close", s.secret_key(), &serde_json::json!({ "reason": "bye" }));
+    let closed: Vec<_> = s.out_records("loud").into_iter().filter(|r| r["headers"][0][1] == "session-closed").collect();
+    assert_eq!(closed.len(), 1);
+    assert_eq!(closed[0]["headers"][1], serde_json::json!(["session-closed-reason", "bye"]));
+}
+
+/// `pending_version`: create and append answer `pendingVersion: true`; an upgrade hand-off
+/// writes a `pending-version` control record after `upgrade-required`.
+#[test]
+fn pending_version() {
+    let s = server();
+    s.set_faults(Faults { pending_version: true, ..Faults::default() });
+    let r = post(&s, "/api/v1/sessions", s.secret_key(), &create_body(Some("pv"), preload("pv")));
+    assert_eq!(r.json()["pendingVersion"], true);
+    let pat = r.json()["publicAccessToken"].as_str().unwrap().to_string();
+    let mut sse = subscribe(&s, "pv", &pat, &[]);
+    let a = append(&s, "pv", &pat, &user_message("pv", "m1", "/upgrade"));
+    assert_eq!(a.json()["pendingVersion"], true);
+    let recs = sse.records_until(|r| r.control() == Some("pending-version"));
+    let controls: Vec<_> = recs.iter().filter_map(|r| r.control()).collect();
+    assert_eq!(controls, ["upgrade-required", "pending-version"]);
+    s.set_faults(Faults::default());
+    assert!(post(&s, "/api/v1/sessions", s.secret_key(), &create_body(Some("pv"), preload("pv"))).json().get("pendingVersion").is_none());
+}
+
+/// Every turn-complete carries `session-in-consumed-id` beside `session-in-event-id`.
+#[test]
+fn turn_complete_carries_the_consumed_id() {
+    let s = server();
+    let v = create_session(&s, "cid");
+    let pat = v["publicAccessToken"].as_str().unwrap().to_string();
+    let mut sse = subscribe(&s, "cid", &pat, &[]);
+    send_text(&s, "cid", &pat, "m1", "one");
+    let turn = sse.turn();
+    let tc = turn.last().unwrap();
+    assert_eq!(tc.header("session-in-event-id"), Some("0"));
+    assert_eq!(tc.header("session-in-consumed-id"), Some("0"));
+}

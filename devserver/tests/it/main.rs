@@ -4,6 +4,7 @@ mod agent;
 mod binary;
 mod common;
 mod faults;
+mod limits;
 mod runs;
 mod sessions;
 mod stream;

@@ -101,15 +101,16 @@ fn idle_timeout_ends_the_run() {
 fn idle_timeout_from_trigger_config() {
     let s = server();
     let mut body = create_body(Some("idle2"), preload("idle2"));
-    body["triggerConfig"]["idleTimeoutInSeconds"] = json!(0.2);
+    // The real schema takes whole seconds (1..=3600).
+    body["triggerConfig"]["idleTimeoutInSeconds"] = json!(1);
     let v = post(&s, "/api/v1/sessions", s.secret_key(), &body).json();
     let run = v["runId"].as_str().unwrap().to_string();
-    assert_eq!(get(&s, &format!("/api/v3/runs/{run}"), s.secret_key()).json()["payload"]["idleTimeoutInSeconds"], json!(0.2));
+    assert_eq!(get(&s, &format!("/api/v3/runs/{run}"), s.secret_key()).json()["payload"]["idleTimeoutInSeconds"], json!(1));
     eventually("idle run completes", || run_status(&s, &run) == "COMPLETED");
     let pat = v["publicAccessToken"].as_str().unwrap();
     send_text(&s, "idle2", pat, "u1", "again");
     let second = s.run_ids("idle2")[1].clone();
-    assert_eq!(get(&s, &format!("/api/v3/runs/{second}"), s.secret_key()).json()["payload"]["idleTimeoutInSeconds"], json!(0.2));
+    assert_eq!(get(&s, &format!("/api/v3/runs/{second}"), s.secret_key()).json()["payload"]["idleTimeoutInSeconds"], json!(1));
 }
 
 #[test]

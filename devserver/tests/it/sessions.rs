@@ -53,10 +53,10 @@ fn create_validation_and_limits() {
     let s = server();
     let k = s.secret_key();
     let r = post(&s, "/api/v1/sessions", k, &create_body(Some("session_abc"), preload("c")));
-    assert_eq!(r.status, 422);
+    assert_eq!(r.status, 400);
     assert!(r.json()["error"].as_str().unwrap().contains("session_"));
     let long = "x".repeat(257);
-    assert_eq!(post(&s, "/api/v1/sessions", k, &create_body(Some(&long), preload("c"))).status, 422);
+    assert_eq!(post(&s, "/api/v1/sessions", k, &create_body(Some(&long), preload("c"))).status, 400);
     let r = post(&s, "/api/v1/sessions", k, &json!({ "type": "chat.agent", "triggerConfig": { "basePayload": {} } }));
     assert_eq!(r.status, 400);
     assert!(r.json()["error"].as_str().unwrap().contains("taskIdentifier"));
@@ -64,6 +64,7 @@ fn create_validation_and_limits() {
     assert_eq!(r.status, 400);
     let r = call("POST", &format!("{}/api/v1/sessions", s.base_url()), Some(k), Some("{not json"), &[]);
     assert_eq!(r.status, 400);
+    assert_eq!(r.json(), json!({ "error": "Invalid JSON" }));
     // 32 KiB body limit.
     let mut big = create_body(Some("big"), preload("big"));
     big["metadata"] = json!({ "pad": "y".repeat(33 * 1024) });
@@ -138,7 +139,7 @@ fn retrieve_and_update_by_both_ids() {
     }
     let r = get(&s, "/api/v1/sessions/session_nope", s.secret_key());
     assert_eq!(r.status, 404);
-    assert_eq!(r.json(), json!({ "error": "Session not found" }));
+    assert_eq!(r.json(), json!({ "error": "Not found" }));
     assert_eq!(get(&s, "/api/v1/sessions/no-such-chat", s.secret_key()).status, 404);
     // Another session's PAT cannot read it.
     let other = create_session(&s, "chat-other");
@@ -152,12 +153,17 @@ fn retrieve_and_update_by_both_ids() {
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.json()["tags"], json!(["a", "b"]));
     assert_eq!(r.json()["metadata"], json!({ "k": 1 }));
-    let admin = s.mint_token(&[&format!("admin:sessions:{id}")], Duration::from_secs(60));
+    // `admin` on the URL's id; the externalId is the addressing key and never changes.
+    let admin = s.mint_token(&["admin:sessions:chat-r"], Duration::from_secs(60));
+    let r = call("PATCH", &url, Some(&admin), Some(&json!({ "externalId": "chat-r" }).to_string()), &[]);
+    assert_eq!(r.status, 200, "the same externalId is idempotent: {}", r.text);
     let r = call("PATCH", &url, Some(&admin), Some(&json!({ "externalId": "chat-r2" }).to_string()), &[]);
-    assert_eq!(r.status, 200, "{}", r.text);
-    assert_eq!(get(&s, "/api/v1/sessions/chat-r2", s.secret_key()).json()["id"], id);
-    let r = call("PATCH", &format!("{}/api/v1/sessions/chat-r2", s.base_url()), Some(s.secret_key()), Some(&json!({ "externalId": "session_x" }).to_string()), &[]);
-    assert_eq!(r.status, 422);
+    assert_eq!(r.status, 422, "{}", r.text);
+    assert!(r.json()["error"].as_str().unwrap().starts_with("externalId cannot be changed after creation"));
+    let r = call("PATCH", &url, Some(s.secret_key()), Some(&json!({ "externalId": "session_x" }).to_string()), &[]);
+    assert_eq!(r.status, 400, "{}", r.text);
+    let friendly = s.mint_token(&[&format!("admin:sessions:{id}")], Duration::from_secs(60));
+    assert_eq!(call("PATCH", &url, Some(&friendly), Some(&patch), &[]).status, 403);
 }
 
 #[test]
@@ -211,7 +217,11 @@ fn close_rules() {
     assert_eq!(r.status, 404);
     assert_eq!(r.json(), json!({ "error": "Session not found" }));
 
-    let admin = s.mint_token(&[&format!("admin:sessions:{id}")], Duration::from_secs(60));
+    // `admin` is checked against the id written in the URL only.
+    let by_friendly_id = s.mint_token(&[&format!("admin:sessions:{id}")], Duration::from_secs(60));
+    let r = post(&s, path, &by_friendly_id, &json!({ "reason": "done" }));
+    assert_eq!(r.status, 403, "an admin scope on the friendly id does not cover the externalId URL");
+    let admin = s.mint_token(&["admin:sessions:chat-c"], Duration::from_secs(60));
     let r = post(&s, path, &admin, &json!({ "reason": "done" }));
     assert_eq!(r.status, 200, "{}", r.text);
     let c = r.json();
@@ -225,16 +235,20 @@ fn close_rules() {
     assert_eq!(closed_records[0]["headers"], json!([["trigger-control", "session-closed"], ["session-closed-reason", "done"]]));
 
     let r = append(&s, "chat-c", &pat, &user_message("chat-c", "m1", "hi"));
-    assert_eq!(r.status, 400);
-    assert_eq!(r.json(), json!({ "ok": false, "error": "Cannot append to a closed session" }));
+    assert_eq!(r.status, 409);
+    assert_eq!(
+        r.json(),
+        json!({ "ok": false, "error": "Cannot append to a closed session", "code": "session_closed", "closedReason": "done" })
+    );
     let r = post(&s, "/api/v1/sessions", s.secret_key(), &create_body(Some("chat-c"), preload("chat-c")));
     assert_eq!(r.status, 409);
     assert_eq!(r.json(), json!({ "error": "Session is closed; use a different externalId to create a new session" }));
     let run = s.run_ids("chat-c")[0].clone();
     assert_eq!(run_status(&s, &run), "COMPLETED", "closing ends the live run");
 
-    // The stream of a closed session delivers what is left, then ends.
-    let mut sse = subscribe(&s, "chat-c", &pat, &[]);
+    // The stream of a closed session delivers what is left; S2 knows nothing of `closedAt`, so
+    // it then ends with its long-poll window (1 s here), not at once.
+    let mut sse = subscribe(&s, "chat-c", &pat, &[("Timeout-Seconds", "1")]);
     let recs = sse.records_until(|_| false);
     assert_eq!(recs.last().unwrap().control(), Some("session-closed"));
     assert_eq!(sse.end, End::Clean);
@@ -264,15 +278,19 @@ fn loader_404s_say_do_not_retry() {
     for path in [
         "/api/v1/sessions/session_nope",
         "/api/v1/sessions/no-such-chat",
-        "/api/v3/runs/run_missing",
         "/realtime/v1/sessions/session_nope/out/records",
         "/realtime/v1/sessions/session_nope/in/records",
     ] {
         let r = get(&s, path, key);
         assert_eq!(r.status, 404, "{path}: {}", r.text);
         assert_eq!(r.header("x-should-retry"), Some("false"), "{path}");
-        assert!(r.json()["error"].is_string(), "{path}: {}", r.text);
+        assert_eq!(r.json(), json!({ "error": "Not found" }), "{path}");
     }
+    // A run miss is retryable (`shouldRetryNotFound`: the run may not have reached the replica).
+    let r = get(&s, "/api/v3/runs/run_missing", key);
+    assert_eq!(r.status, 404);
+    assert_eq!(r.header("x-should-retry"), Some("true"));
+    assert_eq!(r.json(), json!({ "error": "Not found" }));
     let sse = Sse::open(&s, "/realtime/v1/sessions/session_nope/out", key, &[]);
     assert_eq!(sse.status, 404);
     assert_eq!(sse.header("x-should-retry"), Some("false"));
