@@ -72,13 +72,15 @@ ifeq ($(BENCH_OUT_FILE),)
 endif
 	@node tests/conformance/bench/compare.mjs $(BENCH_LOG)
 
-## make test-conformance: the official AgentChat (@trigger.dev/sdk, pinned by tests/conformance's
-## lockfile) holds a whole conversation against the devserver.
+## make test-conformance: the official clients (@trigger.dev/sdk, pinned by tests/conformance's
+## lockfile) hold whole conversations against the devserver: AgentChat (conformance.mjs) and the
+## browser transport TriggerChatTransport driven as useChat drives it (transport.mjs).
 .PHONY: test-conformance
 CONFORMANCE := tests/conformance
 test-conformance: $(CONFORMANCE)/node_modules/.package-lock.json
 	$(CARGO) build --release -p tchat-devserver
 	cd $(CONFORMANCE) && TCHAT_DEVSERVER=$(CURDIR)/$(RELEASE)/tchat-devserver node conformance.mjs
+	cd $(CONFORMANCE) && TCHAT_DEVSERVER=$(CURDIR)/$(RELEASE)/tchat-devserver node transport.mjs
 
 $(CONFORMANCE)/node_modules/.package-lock.json: $(CONFORMANCE)/package.json $(CONFORMANCE)/package-lock.json
 	cd $(CONFORMANCE) && npm ci --no-audit --no-fund

@@ -51,7 +51,9 @@ typedef enum tchat_status {
   TCHAT_NOT_FOUND = 5,
   // The session is closed (or expired): nothing more can be sent.
   TCHAT_SESSION_CLOSED = 6,
-  // A body over the server's limit (a message over 1 MiB).
+  // A body over the server's limit: a message over 1 MiB as the server meters it (its JSON
+  // text escaped inside the record, so quotes and backslashes count twice), refused before
+  // sending, or a 413.
   TCHAT_TOO_LARGE = 7,
   // A connect, response or stall timeout; also what `tchat_chat_next_event` returns when no
   // event arrived in time (that one is not an error).
@@ -326,9 +328,10 @@ void tchat_chat_options_free(struct tchat_chat_options *options);
 enum tchat_status tchat_chat_options_set_task_id(struct tchat_chat_options *options,
                                                  const char *task_id);
 
-// Sets your stable conversation id (the session's external id): 1..256 characters, not starting
-// with `"session_"`. Opening the same chat id again joins the existing conversation. Without it, a
-// random chat id is used.
+// Sets your stable conversation id (the session's external id): 1..256 characters (counted in
+// UTF-16 units, as the server counts), no white space at either end, not starting with
+// `"session_"`; otherwise `TCHAT_INVALID_ARGUMENT`. Opening the same chat id again joins the
+// existing conversation. Without it, a random chat id is used.
 enum tchat_status tchat_chat_options_set_chat_id(struct tchat_chat_options *options,
                                                  const char *chat_id);
 
@@ -345,8 +348,10 @@ enum tchat_status tchat_chat_options_set_machine(struct tchat_chat_options *opti
 enum tchat_status tchat_chat_options_set_queue(struct tchat_chat_options *options,
                                                const char *queue);
 
-// Adds one tag to the agent's runs (call once per tag). Without tags, runs are tagged
-// `chat:<chat id>`.
+// Adds one tag to the agent's runs (call once per tag; at most 128 characters each, else
+// `tchat_chat_open` fails with `TCHAT_INVALID_ARGUMENT`). Runs are tagged as the official
+// clients tag them: `chat:<chat id>` first when it fits in 128 characters, then these tags,
+// at most 10 in all (later ones are dropped).
 enum tchat_status tchat_chat_options_add_tag(struct tchat_chat_options *options,
                                              const char *tag);
 

@@ -8,8 +8,18 @@ use crate::http::{encode_segment, Http, Request};
 use crate::secret::Secret;
 use crate::wire::{AppendResponse, RunResponse, SessionResponse, TriggerTaskResponse};
 
-/// Largest `.in` record the server accepts (1 MiB metered); tchat refuses bigger ones before sending.
+/// Largest `.in` record the server accepts, metered as S2 meters it (see [`metered_append_size`]);
+/// tchat refuses bigger ones before sending.
 pub const MAX_APPEND_BYTES: usize = 1024 * 1024;
+
+/// The size the server meters for one append: it stores the body as the `data` string of
+/// `{"data": <body>, "id": <part id>}`, and S2 counts that JSON text plus 8 bytes. Quotes and
+/// backslashes in the body count twice (escaped), control characters up to six times.
+pub(crate) fn metered_append_size(body: &[u8], part_id: &str) -> usize {
+    let text = String::from_utf8_lossy(body);
+    let envelope = json!({ "data": text, "id": part_id }).to_string();
+    envelope.len() + 8
+}
 
 /// What `POST /api/v1/sessions` told us.
 #[derive(Debug)]
@@ -61,10 +71,14 @@ pub(crate) fn run_status(http: &Http, token: &Secret, run_id: &str) -> Result<St
 /// or `None` when the server recognised a duplicate.
 pub(crate) fn append(http: &Http, token: &Secret, session: &str, chunk: &Value, part_id: &str) -> Result<Option<u64>> {
     let body = to_bytes(chunk)?;
-    if body.len() > MAX_APPEND_BYTES {
+    let metered = metered_append_size(&body, part_id);
+    if metered > MAX_APPEND_BYTES {
         return Err(Error::new(
             ErrorKind::TooLarge,
-            format!("message is {} bytes; the server accepts at most {MAX_APPEND_BYTES} bytes per .in record", body.len()),
+            format!(
+                "message is {} bytes, {metered} bytes as the server meters it (JSON-escaped in its record); the server accepts at most {MAX_APPEND_BYTES}",
+                body.len()
+            ),
         ));
     }
     let path = format!("/realtime/v1/sessions/{}/in/append", encode_segment(session));

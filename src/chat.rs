@@ -84,6 +84,13 @@ impl ChatOptions {
         self
     }
 
+    /// Adds a run tag (at most 128 characters). Runs are tagged `chat:<chat id>` first when that
+    /// fits in a tag, then these tags, at most 10 in all, as the official clients tag them.
+    pub fn with_tag(mut self, tag: impl Into<String>) -> Self {
+        self.trigger_config.tags.push(tag.into());
+        self
+    }
+
     pub fn with_first_message(mut self, text: impl Into<String>) -> Self {
         self.first_message = Some(text.into());
         self
@@ -385,7 +392,13 @@ impl Chat {
         }
         let chat_id = options.chat_id.clone().unwrap_or_else(|| crate::ids::new_id("chat-"));
         if !is_valid_chat_id(&chat_id) {
-            return Err(Error::invalid("chat id must be 1..256 characters and must not start with \"session_\""));
+            return Err(Error::invalid(CHAT_ID_RULE));
+        }
+        if let Some(tag) = options.trigger_config.tags.iter().find(|t| utf16_len(t) > MAX_RUN_TAG_LEN) {
+            return Err(Error::invalid(format!(
+                "run tag of {} characters: the server accepts at most {MAX_RUN_TAG_LEN}",
+                utf16_len(tag)
+            )));
         }
         let first_message = options.first_message.as_deref().map(user_text_message);
         let mut base = json!({ "chatId": chat_id, "metadata": options.metadata.clone().unwrap_or(json!({})) });
@@ -415,7 +428,7 @@ impl Chat {
         if let Some(q) = &tc.queue {
             put("queue", json!(q));
         }
-        put("tags", json!(if tc.tags.is_empty() { vec![format!("chat:{chat_id}")] } else { tc.tags.clone() }));
+        put("tags", json!(chat_run_tags(&chat_id, &tc.tags)));
         if let Some(n) = tc.max_attempts {
             put("maxAttempts", json!(n));
         }
@@ -943,16 +956,76 @@ impl std::fmt::Debug for Chat {
     }
 }
 
-/// Whether `chat_id` may be a session's external id: 1..256 bytes, not starting with `session_` (which
-/// would be read as a session's friendly id).
+/// What [`is_valid_chat_id`] asks, in the words of the error that refuses a chat id.
+pub(crate) const CHAT_ID_RULE: &str =
+    "chat id must be 1..256 characters (UTF-16 units), without leading or trailing white space, and must not start with \"session_\"";
+
+/// Whether `chat_id` may be a session's external id, by the server's `externalId` rule: trimmed,
+/// 1..256 UTF-16 units, not starting with `session_` (which would be read as a session's
+/// friendly id). White space at either end is refused rather than trimmed: the server stores
+/// the trimmed id, so URLs built from the untrimmed one would name another session.
 pub(crate) fn is_valid_chat_id(chat_id: &str) -> bool {
-    !chat_id.is_empty() && chat_id.len() <= 256 && !chat_id.starts_with("session_")
+    let trimmed = chat_id.trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}');
+    trimmed.len() == chat_id.len()
+        && !chat_id.is_empty()
+        && utf16_len(chat_id) <= 256
+        && !chat_id.starts_with("session_")
+}
+
+/// The server's run-tag limits (`RunTags` and `SessionTriggerConfig.tags`).
+const MAX_RUN_TAGS: usize = 10;
+const MAX_RUN_TAG_LEN: usize = 128;
+
+/// JavaScript's `string.length`, in which the server's limits are written.
+fn utf16_len(s: &str) -> usize {
+    s.encode_utf16().count()
+}
+
+/// The runs' tags, as the official clients build them (`chatRunTags`): `chat:<id>` first when it
+/// fits in a tag, then the caller's tags, at most 10 in all.
+pub(crate) fn chat_run_tags(chat_id: &str, user_tags: &[String]) -> Vec<String> {
+    let chat_tag = format!("chat:{chat_id}");
+    let first = (utf16_len(&chat_tag) <= MAX_RUN_TAG_LEN).then_some(chat_tag);
+    first.into_iter().chain(user_tags.iter().cloned()).take(MAX_RUN_TAGS).collect()
 }
 
 /// A user `UIMessage` with one text part and a fresh id.
 pub(crate) fn user_text_message(text: &str) -> Value {
     let message = crate::wire::UIMessage::user_text(crate::ids::new_id("msg-"), text);
     serde_json::to_value(message).expect("a UIMessage serializes")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_tags_follow_chat_run_tags() {
+        let user = vec!["a".to_string(), "b".to_string()];
+        assert_eq!(chat_run_tags("c1", &user), ["chat:c1", "a", "b"]);
+        let id_123 = "x".repeat(123);
+        assert_eq!(chat_run_tags(&id_123, &[]), [format!("chat:{id_123}")], "chat:<123> is 128 characters");
+        let id_124 = "x".repeat(124);
+        assert!(chat_run_tags(&id_124, &[]).is_empty(), "a tag over 128 characters is left out");
+        assert_eq!(chat_run_tags(&id_124, &user), ["a", "b"]);
+        let many: Vec<String> = (0..12).map(|i| format!("t{i}")).collect();
+        let tags = chat_run_tags("c", &many);
+        assert_eq!(tags.len(), 10);
+        assert_eq!(tags[0], "chat:c");
+        assert_eq!(tags[9], "t8");
+    }
+
+    #[test]
+    fn chat_ids_follow_the_external_id_rule() {
+        assert!(is_valid_chat_id(&"x".repeat(256)));
+        assert!(!is_valid_chat_id(&"x".repeat(257)));
+        assert!(is_valid_chat_id(&"é".repeat(256)), "UTF-16 units, not bytes");
+        assert!(!is_valid_chat_id(&"😀".repeat(129)), "258 UTF-16 units");
+        assert!(!is_valid_chat_id(" padded"));
+        assert!(!is_valid_chat_id("padded\n"));
+        assert!(!is_valid_chat_id(""));
+        assert!(!is_valid_chat_id("session_x"));
+    }
 }
 
 fn short(id: &str) -> String {

@@ -188,6 +188,8 @@ fn retry_delay(status: u16, headers: &HeaderMap, policy: &crate::config::RetryPo
                 _ => policy.delay(attempt),
             })
         }
+        // 501: a self-hosted server without the stream backend; asking again will not help.
+        501 => None,
         408 | 500..=599 => Some(policy.delay(attempt)),
         _ => None,
     }

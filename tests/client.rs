@@ -204,6 +204,69 @@ fn oversized_message_is_refused_before_sending() {
     assert!(in_messages(&server, chat.session_id()).is_empty());
 }
 
+/// The server meters a record as its body JSON-escaped inside `{"data":..,"id":..}` plus 8
+/// bytes: a text of quotes doubles twice (once in the message JSON, once in the record), so
+/// 262,100 quotes are refused although the body is only ~512 KiB, while 261,000 pass the
+/// check and the server, which meters the same way, accepts and answers them.
+#[test]
+fn message_size_is_metered_as_the_server_meters_it() {
+    let server = server(RunMode::Server);
+    let chat = open(&client(&server));
+    let over = "\"".repeat(262_100);
+    let err = chat.send_text(&over).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::TooLarge, "{err}");
+    assert!(err.message().contains("as the server meters it"), "{err}");
+    assert!(in_messages(&server, chat.session_id()).is_empty(), "nothing was sent");
+    let inside = "\"".repeat(261_000);
+    chat.send_text(&inside).unwrap();
+    let turn = collect_turn(&chat);
+    assert_eq!(turn.text, format!("You said: {inside}"));
+    assert_eq!(in_messages(&server, chat.session_id()).len(), 1);
+}
+
+/// A 256-character chat id (the server's externalId limit) opens and converses; its run tag
+/// `chat:<id>` would be over the 128-character tag limit, so runs carry only the caller's
+/// tags, as the official `chatRunTags` does.
+#[test]
+fn a_256_character_chat_id_opens_and_converses() {
+    both_modes(|mode| {
+        let server = server(mode);
+        let client = client(&server);
+        let long_id = format!("{}{}", "é".repeat(100), "c".repeat(156));
+        let chat = client.open(ChatOptions::new("demo").with_chat_id(&long_id).with_tag("team-a")).unwrap();
+        chat.send_text("hello long id").unwrap();
+        assert_eq!(collect_turn(&chat).text, "You said: hello long id");
+        let session = session_json(&server, &long_id);
+        assert_eq!(session["externalId"], long_id.as_str());
+        assert_eq!(session["triggerConfig"]["tags"], serde_json::json!(["team-a"]));
+
+        let short = client.open(ChatOptions::new("demo").with_chat_id("short-id")).unwrap();
+        assert_eq!(session_json(&server, "short-id")["triggerConfig"]["tags"], serde_json::json!(["chat:short-id"]));
+        drop(short);
+        for bad in [" padded".to_string(), "x".repeat(257), "session_abc".to_string()] {
+            let err = client.open(ChatOptions::new("demo").with_chat_id(&bad)).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{bad:?}");
+        }
+        let err = client.open(ChatOptions::new("demo").with_tag(&"t".repeat(129))).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidArgument);
+    });
+}
+
+/// `GET /api/v1/sessions/{id}` with the secret key.
+fn session_json(server: &tchat_devserver::DevServer, id: &str) -> serde_json::Value {
+    let url = format!("{}/api/v1/sessions/{}", server.base_url(), tchat_devserver_encode(id));
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let mut r = agent.get(&url).header("Authorization", format!("Bearer {}", server.secret_key())).call().unwrap();
+    assert_eq!(r.status(), 200);
+    serde_json::from_str(&r.body_mut().read_to_string().unwrap()).unwrap()
+}
+
+fn tchat_devserver_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| if b.is_ascii_alphanumeric() || b"-._~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
+        .collect()
+}
+
 #[test]
 fn save_and_restore_between_turns() {
     both_modes(|mode| {

@@ -13,7 +13,7 @@ use super::{
     arg_mut, arg_opt_str, arg_out, arg_ref, arg_str, c_string, ffi_boundary, ffi_getter, owned_c_string,
     tchat_status, write_out, Fail, UserData, UserDataGuard,
 };
-use crate::chat::{is_valid_chat_id, Chat, ChatOptions, TriggerConfig};
+use crate::chat::{is_valid_chat_id, Chat, ChatOptions, TriggerConfig, CHAT_ID_RULE};
 use crate::event::Event;
 
 /// One conversation with a `chat.agent`: open it with `tchat_chat_open` (or `tchat_chat_restore`),
@@ -115,9 +115,10 @@ pub unsafe extern "C" fn tchat_chat_options_set_task_id(
     })
 }
 
-/// Sets your stable conversation id (the session's external id): 1..256 characters, not starting
-/// with `"session_"`. Opening the same chat id again joins the existing conversation. Without it, a
-/// random chat id is used.
+/// Sets your stable conversation id (the session's external id): 1..256 characters (counted in
+/// UTF-16 units, as the server counts), no white space at either end, not starting with
+/// `"session_"`; otherwise `TCHAT_INVALID_ARGUMENT`. Opening the same chat id again joins the
+/// existing conversation. Without it, a random chat id is used.
 #[no_mangle]
 pub unsafe extern "C" fn tchat_chat_options_set_chat_id(
     options: *mut tchat_chat_options,
@@ -127,7 +128,7 @@ pub unsafe extern "C" fn tchat_chat_options_set_chat_id(
         let options = unsafe { arg_mut(options, "options") }?;
         let chat_id = unsafe { arg_str(chat_id, "chat_id") }?;
         if !is_valid_chat_id(chat_id) {
-            return Err(Fail::invalid("chat_id must be 1..256 characters and must not start with \"session_\""));
+            return Err(Fail::invalid(CHAT_ID_RULE));
         }
         options.chat_id = Some(chat_id.to_owned());
         Ok(())
@@ -177,8 +178,10 @@ pub unsafe extern "C" fn tchat_chat_options_set_queue(
     })
 }
 
-/// Adds one tag to the agent's runs (call once per tag). Without tags, runs are tagged
-/// `chat:<chat id>`.
+/// Adds one tag to the agent's runs (call once per tag; at most 128 characters each, else
+/// `tchat_chat_open` fails with `TCHAT_INVALID_ARGUMENT`). Runs are tagged as the official
+/// clients tag them: `chat:<chat id>` first when it fits in 128 characters, then these tags,
+/// at most 10 in all (later ones are dropped).
 #[no_mangle]
 pub unsafe extern "C" fn tchat_chat_options_add_tag(
     options: *mut tchat_chat_options,

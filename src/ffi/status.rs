@@ -31,7 +31,9 @@ pub enum tchat_status {
     TCHAT_NOT_FOUND = 5,
     /// The session is closed (or expired): nothing more can be sent.
     TCHAT_SESSION_CLOSED = 6,
-    /// A body over the server's limit (a message over 1 MiB).
+    /// A body over the server's limit: a message over 1 MiB as the server meters it (its JSON
+    /// text escaped inside the record, so quotes and backslashes count twice), refused before
+    /// sending, or a 413.
     TCHAT_TOO_LARGE = 7,
     /// A connect, response or stall timeout; also what `tchat_chat_next_event` returns when no
     /// event arrived in time (that one is not an error).

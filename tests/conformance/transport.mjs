@@ -722,6 +722,21 @@ async function main() {
   });
 
   await step("auth.createPublicToken with the secret key mints a session token the transport can use", async () => {
+    // A chat with no turns yet, created by the app backend with the secret key: a transport that
+    // holds only a token (no stream cursor) then reads nothing of earlier turns.
+    const mintedChatId = `minted-${Date.now()}`;
+    const created = await fetch(`${baseURL}/api/v1/sessions`, {
+      method: "POST",
+      headers: { Authorization: `Bearer ${SECRET_KEY}`, "Content-Type": "application/json" },
+      body: JSON.stringify({
+        type: "chat.agent",
+        externalId: mintedChatId,
+        taskIdentifier: "demo",
+        triggerConfig: { basePayload: { chatId: mintedChatId, trigger: "preload", messages: [], metadata: {} } },
+      }),
+    });
+    assert.equal(created.status, 201, await created.text());
+    const expiryChatId = mintedChatId;
     const token = await auth.createPublicToken({
       scopes: { read: { sessions: expiryChatId }, write: { sessions: expiryChatId } },
       expirationTime: "1h",
