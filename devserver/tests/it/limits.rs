@@ -321,3 +321,25 @@ fn trigger_tag_limits() {
     assert_invalid(&trigger(json!("x".repeat(129))), "Tags must be less than 128 characters at \"options.tags\"");
     assert_invalid(&trigger(json!(["ok", "x".repeat(129)])), "Tags must be less than 128 characters at \"options.tags[1]\"");
 }
+
+/// Reopening a chat with turns, as the real agent trims `.out`: each turn-complete is followed
+/// by a trim back to the previous turn-complete, so the stream keeps the last turn whole, and a
+/// read with no `Last-Event-ID` starts at the oldest record kept (S2 `seq_num=0, clamp=true`).
+#[test]
+fn out_keeps_the_last_turn_and_a_fresh_read_starts_at_the_oldest_kept() {
+    let s = server();
+    let v = create_session(&s, "reopen");
+    let pat = v["publicAccessToken"].as_str().unwrap().to_string();
+    let mut live = subscribe(&s, "reopen", &pat, &[]);
+    send_text(&s, "reopen", &pat, "m1", "first turn");
+    let first = live.turn();
+    send_text(&s, "reopen", &pat, "m2", "second turn");
+    let second = live.turn();
+    let mut fresh = subscribe(&s, "reopen", &pat, &[("X-Peek-Settled", "1")]);
+    let kept = fresh.records_until(|_| false);
+    let first_tc = first.last().unwrap().seq;
+    assert_eq!(kept.first().unwrap().seq, first_tc, "the oldest record kept is the previous turn-complete");
+    let data: Vec<_> = kept.iter().filter(|r| r.control().is_none() && !r.is_command()).collect();
+    assert_eq!(data.len(), second.iter().filter(|r| r.control().is_none() && !r.is_command()).count());
+    assert_eq!(text_of(&kept), "You said: second turn", "the last turn, whole, and nothing of the first");
+}
