@@ -91,6 +91,68 @@ pub(crate) fn append(http: &Http, token: &Secret, session: &str, chunk: &Value, 
     Ok(appended.seq)
 }
 
+/// What `GET /api/v1/sessions/{session}` says about the conversation's liveness.
+#[derive(Debug)]
+pub(crate) struct SessionStatus {
+    pub current_run_id: Option<String>,
+    pub closed: bool,
+    pub closed_reason: Option<String>,
+}
+
+/// `GET /api/v1/sessions/{session}` (the session PAT may read it).
+pub(crate) fn retrieve_session(http: &Http, token: &Secret, session: &str) -> Result<SessionStatus> {
+    let path = format!("/api/v1/sessions/{}", encode_segment(session));
+    let answer = http.call(&Request::get(path, token))?;
+    let s: SessionResponse = answer.json("retrieve session")?;
+    Ok(SessionStatus { current_run_id: s.current_run_id, closed: s.closed_at.is_some(), closed_reason: s.closed_reason })
+}
+
+/// One record of `GET .../out/records`: its seq, its control subtype (none for data records) and,
+/// for data records, the chunk.
+#[derive(Debug)]
+pub(crate) struct KeptRecord {
+    pub seq: u64,
+    pub control: Option<String>,
+    pub chunk: Option<Value>,
+}
+
+/// `GET /realtime/v1/sessions/{session}/out/records`: every record `.out` still keeps (the agent
+/// trims it to about the last turn), without waiting; S2 command records are left out by the server.
+pub(crate) fn read_out_records(http: &Http, token: &Secret, session: &str) -> Result<Vec<KeptRecord>> {
+    #[derive(serde::Deserialize)]
+    struct Records {
+        #[serde(default)]
+        records: Vec<Record>,
+    }
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Record {
+        seq_num: u64,
+        #[serde(default)]
+        data: Value,
+        #[serde(default)]
+        headers: Vec<(String, String)>,
+    }
+    let path = format!("/realtime/v1/sessions/{}/out/records", encode_segment(session));
+    let answer = http.call(&Request::get(path, token))?;
+    let records: Records = answer.json("read .out records")?;
+    Ok(records
+        .records
+        .into_iter()
+        .map(|r| {
+            let control = r.headers.iter().find(|(k, _)| k == "trigger-control").map(|(_, v)| v.clone());
+            // A data record's `data` is the chunk, as an object or as its JSON text.
+            let chunk = match (&control, r.data) {
+                (Some(_), _) => None,
+                (None, Value::String(text)) => serde_json::from_str(&text).ok(),
+                (None, v @ Value::Object(_)) => Some(v),
+                (None, _) => None,
+            };
+            KeptRecord { seq: r.seq_num, control, chunk }
+        })
+        .collect())
+}
+
 /// `POST /api/v1/sessions/{session}/close` (secret key or an admin JWT; the session PAT cannot).
 pub(crate) fn close_session(http: &Http, token: &Secret, session: &str, reason: Option<&str>) -> Result<()> {
     let body = match reason {

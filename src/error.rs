@@ -33,6 +33,9 @@ pub enum ErrorKind {
     Network,
     /// The server's answer does not follow the protocol (malformed JSON, SSE, missing fields).
     Protocol,
+    /// The agent's run ended (crash, cancel, out of memory) before it completed the turn, and no
+    /// run took over: the turn is over without its turn-complete. The next send starts a new run.
+    RunEnded,
 }
 
 /// A tchat error: a kind, the HTTP status if one was involved, and a message for humans.

@@ -26,6 +26,39 @@ impl Secret {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
+
+    /// The run a public access token is scoped to (its `read:runs:<id>` scope), read from the JWT
+    /// payload without verifying it: the agent's turn-complete token names the live run, which is
+    /// how the chat follows continuations it did not start. `None` for anything else.
+    pub(crate) fn run_scope(&self) -> Option<String> {
+        let payload = self.0.split('.').nth(1)?;
+        let claims: serde_json::Value = serde_json::from_slice(&base64url_decode(payload)?).ok()?;
+        claims.get("scopes")?.as_array()?.iter().filter_map(|s| s.as_str()?.strip_prefix("read:runs:")).find(|id| !id.is_empty()).map(str::to_owned)
+    }
+}
+
+/// Unpadded (or padded) base64url, as JWT segments use it.
+fn base64url_decode(text: &str) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(text.len() * 3 / 4);
+    let (mut acc, mut bits) = (0u32, 0u32);
+    for b in text.trim_end_matches('=').bytes() {
+        let v = match b {
+            b'A'..=b'Z' => b - b'A',
+            b'a'..=b'z' => b - b'a' + 26,
+            b'0'..=b'9' => b - b'0' + 52,
+            b'-' => 62,
+            b'_' => 63,
+            _ => return None,
+        };
+        acc = (acc << 6) | u32::from(v);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    Some(out)
 }
 
 impl fmt::Debug for Secret {
@@ -62,5 +95,21 @@ mod tests {
         assert_eq!(format!("{s:?}"), "[redacted]");
         assert_eq!(format!("{s}"), "[redacted]");
         assert_eq!(s.expose(), "tr_dev_very_secret_value");
+    }
+}
+
+#[cfg(test)]
+mod run_scope_tests {
+    use super::*;
+
+    #[test]
+    fn run_scope_is_read_from_the_jwt_payload() {
+        // {"scopes":["read:sessions:c","read:runs:run_abc"]}
+        let payload = "eyJzY29wZXMiOlsicmVhZDpzZXNzaW9uczpjIiwicmVhZDpydW5zOnJ1bl9hYmMiXX0";
+        assert_eq!(Secret::new(format!("h.{payload}.sig")).run_scope().as_deref(), Some("run_abc"));
+        assert_eq!(Secret::new("tr_dev_key").run_scope(), None);
+        assert_eq!(Secret::new("h.!!!.sig").run_scope(), None);
+        assert_eq!(base64url_decode("aGk").unwrap(), b"hi");
+        assert_eq!(base64url_decode("aGk_-w==").unwrap(), [b'h', b'i', 0x3f, 0xfb]);
     }
 }

@@ -397,9 +397,10 @@ impl Agent {
         }
         if let Some(seq) = self.turn_max_in.or(s.consumed_in) {
             headers.push(("session-in-event-id".to_string(), seq.to_string()));
+            s.committed_in = s.committed_in.max(Some(seq));
         }
         // The highest `.in` seq this run had consumed at the boundary, unclamped (4.8).
-        if let Some(seq) = s.consumed_in {
+        if let Some(seq) = s.applied_in.max(s.consumed_in) {
             headers.push(("session-in-consumed-id".to_string(), seq.to_string()));
         }
         s.push_turn_complete(headers);
@@ -417,6 +418,12 @@ impl Agent {
             let mut store = self.app.store();
             let Some(s) = store.session_mut(&self.session_id) else { return Err(Ended) };
             let Some(rec) = s.pending_in().first().cloned() else { return Ok(()) };
+            if s.is_applied_control(&rec) {
+                // A stop an earlier run already applied: it does not stop this run's turn.
+                drop(store);
+                self.consume(rec.seq);
+                continue;
+            }
             let body = rec.parsed();
             match body.get("kind").and_then(Value::as_str) {
                 Some("stop") => {

@@ -117,6 +117,7 @@ impl App {
             },
         );
         let s = store.session_mut(session_id)?;
+        s.resume_in_for_new_run();
         s.current_run_id = Some(id.clone());
         s.run_ids.push(id.clone());
         s.updated_at = now;

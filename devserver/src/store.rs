@@ -120,6 +120,12 @@ pub struct Session {
     pub part_ids: HashMap<String, u64>,
     /// Highest `.in` seq an agent has consumed.
     pub consumed_in: Option<u64>,
+    /// `session-in-event-id` of the last turn-complete: where a new run resumes `.in`, so a
+    /// message whose turn never completed (the run died mid-turn) is delivered to it again.
+    pub committed_in: Option<u64>,
+    /// Highest `.in` seq any run of the session has consumed (`session-in-consumed-id`): control
+    /// records at or before it are not applied a second time by a run that resumes behind it.
+    pub applied_in: Option<u64>,
     pub out: VecDeque<OutRecord>,
     pub next_out_seq: u64,
     pub last_turn_complete: Option<u64>,
@@ -148,6 +154,8 @@ impl Session {
             in_log: Vec::new(),
             part_ids: HashMap::new(),
             consumed_in: None,
+            committed_in: None,
+            applied_in: None,
             out: VecDeque::new(),
             next_out_seq: 0,
             last_turn_complete: None,
@@ -262,6 +270,17 @@ impl Session {
         self.in_log.push(InRecord { seq, timestamp: clock::now_ms(), body, part_id });
         self.signals.input.send_modify(|v| *v += 1);
         seq
+    }
+
+    /// A new run resumes `.in` after the last committed record, as the 4.8 agent does on boot.
+    pub fn resume_in_for_new_run(&mut self) {
+        self.applied_in = self.applied_in.max(self.consumed_in);
+        self.consumed_in = self.committed_in;
+    }
+
+    /// Whether `rec` is a control record (not a message) an earlier run already applied.
+    pub fn is_applied_control(&self, rec: &InRecord) -> bool {
+        self.applied_in.is_some_and(|a| rec.seq <= a) && rec.parsed().get("kind").and_then(Value::as_str) != Some("message")
     }
 
     /// `.in` records no agent has consumed yet.

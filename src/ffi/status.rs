@@ -47,6 +47,9 @@ pub enum tchat_status {
     /// A bug inside tchat: a Rust panic was caught at the API boundary. The object involved may be
     /// in an inconsistent state; please report it.
     TCHAT_PANIC = 12,
+    /// The agent's run ended (crashed, was cancelled, ran out of memory) before it completed the
+    /// turn: carried by the error event that ends such a turn. The next send starts a new run.
+    TCHAT_RUN_ENDED = 13,
 }
 
 impl tchat_status {
@@ -64,6 +67,7 @@ impl tchat_status {
             ErrorKind::Cancelled => tchat_status::TCHAT_CANCELLED,
             ErrorKind::Network => tchat_status::TCHAT_NETWORK,
             ErrorKind::Protocol => tchat_status::TCHAT_PROTOCOL,
+            ErrorKind::RunEnded => tchat_status::TCHAT_RUN_ENDED,
         }
     }
 
@@ -83,6 +87,7 @@ impl tchat_status {
             10 => "TCHAT_NETWORK: network error\0",
             11 => "TCHAT_PROTOCOL: protocol error\0",
             12 => "TCHAT_PANIC: internal error (panic)\0",
+            13 => "TCHAT_RUN_ENDED: the agent's run ended before completing the turn\0",
             _ => "unknown tchat_status\0",
         }
     }
@@ -103,12 +108,12 @@ mod tests {
 
     #[test]
     fn every_status_has_its_own_text() {
-        for code in 0..=12 {
+        for code in 0..=13 {
             let text = tchat_status::text(code);
             assert!(text.ends_with('\0'));
             assert!(text.starts_with("TCHAT_"), "{text}");
         }
-        assert_eq!(tchat_status::text(13), "unknown tchat_status\0");
+        assert_eq!(tchat_status::text(14), "unknown tchat_status\0");
         assert_eq!(tchat_status::text(-1), "unknown tchat_status\0");
     }
 }
