@@ -103,7 +103,7 @@ SO_EXT       := so
 LIBS_PRIVATE := -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc
 endif
 PKG_BUILD    := PKG_CONFIG_PATH=$(CURDIR)/$(BUILD_C) pkg-config
-C_TESTS      := test_api test_chat test_threads test_events
+C_TESTS      := test_api test_chat test_threads test_events test_edges
 EXAMPLES     := chat poll_loop
 VALGRIND     ?= valgrind --leak-check=full --show-leak-kinds=definite --errors-for-leak-kinds=definite --error-exitcode=1 --quiet
 

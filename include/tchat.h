@@ -67,6 +67,9 @@ typedef enum tchat_status {
   // A bug inside tchat: a Rust panic was caught at the API boundary. The object involved may be
   // in an inconsistent state; please report it.
   TCHAT_PANIC = 12,
+  // The agent's run ended (crashed, was cancelled, ran out of memory) before it completed the
+  // turn: carried by the error event that ends such a turn. The next send starts a new run.
+  TCHAT_RUN_ENDED = 13,
 } tchat_status;
 
 // What a `tchat_event` is. `tchat_event_get_kind()` returns it.
@@ -86,14 +89,21 @@ typedef enum tchat_event_kind {
   TCHAT_EVENT_KIND_UPGRADE_REQUIRED = 3,
   // A new run waits for a deployment of the agent; informational.
   TCHAT_EVENT_KIND_PENDING_VERSION = 4,
-  // The session is closed; the stream has ended for good: `tchat_event_session_closed_reason`.
+  // The session was closed by someone else (another client, the dashboard, the agent) while the
+  // chat was subscribed — told by a `session-closed` record, or found by tchat when a long-poll
+  // window of a turn in flight ends empty; the stream has ended for good and the turn in flight
+  // ends with it: `tchat_event_session_closed_reason`. Not sent after this chat's own
+  // `tchat_chat_close_session`.
   TCHAT_EVENT_KIND_SESSION_CLOSED = 5,
   // The stream dropped and tchat reconnects after a delay, resuming after the last record:
   // `tchat_event_reconnect_attempt`, `tchat_event_reconnect_delay_ms`.
   TCHAT_EVENT_KIND_RECONNECTING = 6,
-  // Streaming stopped on an error no reconnect can fix (auth, session gone, protocol); sending a
-  // new message subscribes again: `tchat_event_error_status`, `tchat_event_error_http_status`,
-  // `tchat_event_error_message`.
+  // Streaming stopped on an error no reconnect can fix (auth, session gone, protocol), or the
+  // turn in flight is over without its turn-complete: `TCHAT_RUN_ENDED` when the agent's run died
+  // mid-turn (found when a long-poll window ends empty and the run is final, within one window
+  // of the client's long-poll option plus a backoff; at most 5 empty windows in a row when the
+  // run cannot be read). Sending a new message subscribes again: `tchat_event_error_status`,
+  // `tchat_event_error_http_status`, `tchat_event_error_message`.
   TCHAT_EVENT_KIND_ERROR = 7,
 } tchat_event_kind;
 
@@ -385,6 +395,10 @@ enum tchat_status tchat_chat_options_set_first_message(struct tchat_chat_options
 // On success writes a new chat to `*out_chat` (free with `tchat_chat_free`). Events start flowing
 // at once: install a callback right after opening if you want one (events that arrive before are
 // kept for `tchat_chat_next_event`). On failure `*out_chat` is untouched.
+//
+// Opening a chat id that already has turns (without saved state) delivers no event for them: the
+// last completed answer is offered by `tchat_chat_last_assistant_message`, and the next send gets
+// exactly its own reply. A turn still streaming at that moment is delivered once, from its start.
 enum tchat_status tchat_chat_open(const struct tchat_client *client,
                                   const struct tchat_chat_options *options,
                                   struct tchat_chat **out_chat);
@@ -414,7 +428,8 @@ const char *tchat_chat_session_id(const struct tchat_chat *chat);
 // chat.
 const char *tchat_chat_chat_id(const struct tchat_chat *chat);
 
-// The current run id (it changes when a continuation run starts). On success writes an owned copy
+// The current run id. It follows continuations, also those the server starts on its own (read
+// from each turn-complete's token and from the session). On success writes an owned copy
 // to `*out_run_id` (free with `tchat_string_free`), or NULL when no run is known.
 enum tchat_status tchat_chat_run_id(const struct tchat_chat *chat,
                                     char **out_run_id);
@@ -444,8 +459,10 @@ enum tchat_status tchat_chat_save_state(const struct tchat_chat *chat,
 enum tchat_status tchat_chat_send_text(struct tchat_chat *chat,
                                        const char *text);
 
-// Sends a steering message mid-turn: the agent takes it into account at its next step boundary (or
-// queues it for the next turn). Never cancels the stream. Same rules as `tchat_chat_send_text`.
+// Sends a steering message mid-turn: the agent takes it into account at its next step boundary (or,
+// as its configuration says, keeps it for the turn after). Never cancels the stream. With no turn
+// in flight it is an ordinary message and starts a turn at once, as the official clients'
+// `sendPendingMessage` does. Same rules as `tchat_chat_send_text`.
 enum tchat_status tchat_chat_steer(struct tchat_chat *chat,
                                    const char *text);
 
@@ -479,7 +496,9 @@ enum tchat_status tchat_chat_stop(struct tchat_chat *chat,
 enum tchat_status tchat_chat_close_agent(struct tchat_chat *chat);
 
 // Closes the session for good (needs a secret API key as the client's token), with an optional
-// `reason` (NULL for none), and stops streaming. Later sends fail with `TCHAT_SESSION_CLOSED`. The
+// `reason` (NULL for none), and stops streaming. The return value is the whole outcome: no event
+// follows (not `TCHAT_EVENT_KIND_SESSION_CLOSED`, which reports closes by someone else), and a turn
+// in flight ends without its turn-complete. Later sends fail with `TCHAT_SESSION_CLOSED`. The
 // chat must still be freed with `tchat_chat_free`.
 enum tchat_status tchat_chat_close_session(struct tchat_chat *chat,
                                            const char *reason);

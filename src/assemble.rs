@@ -78,6 +78,12 @@ pub struct Assembler {
     active_reasoning: OpenParts,
     /// Tool calls whose input is streaming: toolCallId → state.
     partial_tools: HashMap<String, PartialToolCall>,
+    /// Text parts of a restored message still `streaming`, oldest first, not yet claimed by a chunk
+    /// id: a text part does not store its chunk id, so [`Assembler::from_message`] cannot put them in
+    /// `active_text` (see [`Assembler::claim_restored_text`]).
+    restored_text: Vec<usize>,
+    /// The assistant message the next turn may continue (see [`Assembler::set_previous`]).
+    previous: Option<UIMessage>,
 }
 
 impl Default for Assembler {
@@ -166,12 +172,49 @@ impl Assembler {
             active_text: OpenParts::default(),
             active_reasoning: OpenParts::default(),
             partial_tools: HashMap::new(),
+            restored_text: Vec::new(),
+            previous: None,
         }
+    }
+
+    /// An empty assembler for a turn that may continue `previous`: see [`Assembler::set_previous`].
+    pub fn continuing(previous: Option<UIMessage>) -> Self {
+        let mut a = Assembler::new();
+        a.set_previous(previous);
+        a
+    }
+
+    /// Name the assistant message the coming turn may continue — after a tool approval, the message
+    /// as answered (what useChat holds after `addToolApprovalResponse`, not the slimmed copy sent to
+    /// the agent: that one has lost its inputs, text and step-starts).
+    ///
+    /// The first `start` chunk carrying a `messageId` decides: the id of `previous` makes the turn
+    /// continue it exactly as `readUIMessageStream({message: previous})` does (the chunks are folded
+    /// into it, replacing whatever came before that `start`, as a new id would); any other id starts
+    /// a new message as without `previous`, which is then forgotten. A `start` without a `messageId`
+    /// does not decide: the SDK would continue there, but a caller that names the last assistant
+    /// message before every turn must not have an ordinary reply appended to it, and an agent
+    /// continuing a message always sends its id. A `previous` whose role is not `assistant` is
+    /// ignored (the SDK starts a new message for it too). [`Assembler::reset`] forgets it.
+    pub fn set_previous(&mut self, previous: Option<UIMessage>) {
+        self.previous = previous.filter(|m| m.role == "assistant");
+    }
+
+    /// The message named by [`Assembler::set_previous`] that no `start` has decided on yet (saved
+    /// with the chat, so a restore between an approval and its continuation still continues it).
+    pub fn previous(&self) -> Option<&UIMessage> {
+        self.previous.as_ref()
     }
 
     /// Continue an assistant message the AI SDK way (`readUIMessageStream({message})`): chunks are
     /// folded into it, and tool calls of its last step still in `input-streaming` accept further
     /// `tool-input-delta`s. A `start` with a different `messageId` still starts over.
+    ///
+    /// Unlike the SDK (which throws on a delta for a part it did not see start), parts still
+    /// `streaming` stay open, so a message saved in the middle of a turn goes on with the rest of
+    /// its chunks as if it had never been interrupted: a reasoning part by its `id`, a text part
+    /// (which keeps no id) by the first text chunk whose id is not open — with several text parts
+    /// open, the newest first.
     ///
     /// A message whose role is not `assistant` is not continued (the SDK ignores it too): the
     /// assembler starts empty, with that message's id.
@@ -210,6 +253,19 @@ impl Assembler {
                     tool_metadata: part.get("toolMetadata").cloned(),
                 },
             );
+        }
+        // Open parts are not limited to the last step: ai@7's `finish-step` leaves them open.
+        for (idx, part) in a.message.parts.iter().enumerate() {
+            if part.get("state").and_then(Value::as_str) != Some("streaming") {
+                continue;
+            }
+            match part.get("type").and_then(Value::as_str) {
+                Some("text") => a.restored_text.push(idx),
+                // The key `reasoning-start` used (its `id` is stored on the part); a later part
+                // with the same id wins, as the later start did.
+                Some("reasoning") => a.active_reasoning.insert(id_key(part.get("id")), idx),
+                _ => {}
+            }
         }
         a
     }
@@ -266,10 +322,16 @@ impl Assembler {
         };
         let idx = match open.get(id) {
             Some(idx) => idx,
-            None => {
-                let id_value = (kind == DeltaKind::Reasoning).then(|| Value::String(id.to_owned()));
-                self.open_delta_part(kind, id.to_owned(), id_value)
-            }
+            None => match kind {
+                DeltaKind::Text => match self.claim_restored_text(id) {
+                    Some(idx) => idx,
+                    None => self.open_delta_part(kind, id.to_owned(), None),
+                },
+                DeltaKind::Reasoning => {
+                    let id_value = Value::String(id.to_owned());
+                    self.open_delta_part(kind, id.to_owned(), Some(id_value))
+                }
+            },
         };
         if let Some(Value::Object(p)) = self.message.parts.get_mut(idx) {
             match p.get_mut("text") {
@@ -303,8 +365,11 @@ impl Assembler {
                 self.active_text.insert(id_key(c.get("id")), idx);
             }
             "text-end" => {
-                // The SDK throws on an unknown id; there is nothing to close, so nothing happens.
-                let Some(idx) = self.active_text.remove(&id_key(c.get("id"))) else {
+                // The SDK throws on an unknown id. A restored part still waiting for its id is the
+                // one this ends (see claim_restored_text); else there is nothing to close.
+                let key = id_key(c.get("id"));
+                let open = self.active_text.remove(&key);
+                let Some(idx) = open.or_else(|| self.restored_text.pop()) else {
                     return;
                 };
                 if let Some(p) = self.part_mut(idx) {
@@ -500,16 +565,25 @@ impl Assembler {
                 let step = self.current_step_start();
                 self.message.parts.truncate(step);
                 self.active_text.clear();
+                self.restored_text.clear();
                 self.active_reasoning.clear();
                 self.partial_tools.clear();
             }
             "start" => {
                 if let Some(id) = non_null(c.get("messageId")) {
                     let id = js_string(Some(id));
-                    // readUIMessageStream's `resetStateOnMessageIdChange`: a new message id is a new
-                    // message, even without an explicit `reset()`.
-                    if id != self.message.id {
-                        self.clear_message();
+                    match self.previous.take() {
+                        // The agent continues the message named by set_previous: from here on it is
+                        // readUIMessageStream({message: previous}).
+                        Some(previous) if previous.id == id => {
+                            let applied = self.applied;
+                            *self = Assembler::from_message(previous);
+                            self.applied = applied;
+                        }
+                        // readUIMessageStream's `resetStateOnMessageIdChange`: a new message id is a
+                        // new message, even without an explicit `reset()`.
+                        _ if id != self.message.id => self.clear_message(),
+                        _ => {}
                     }
                     self.message.id = id;
                 }
@@ -593,7 +667,8 @@ impl Assembler {
         !self.applied
     }
 
-    /// Start a new turn: an empty message with no id, and all per-turn state forgotten.
+    /// Start a new turn: an empty message with no id, and all per-turn state forgotten (a message
+    /// named by [`Assembler::set_previous`] too: name it after the reset).
     pub fn reset(&mut self) {
         *self = Assembler::new();
     }
@@ -637,11 +712,27 @@ impl Assembler {
     }
 
     fn text_delta(&mut self, c: &Map<String, Value>) {
-        let idx = match self.active_text.get(&id_str(c.get("id"))) {
+        let key = id_str(c.get("id"));
+        let idx = match self.active_text.get(&key) {
             Some(i) => i,
-            None => self.open_delta_part(DeltaKind::Text, id_key(c.get("id")), None),
+            None => match self.claim_restored_text(&key) {
+                Some(i) => i,
+                None => self.open_delta_part(DeltaKind::Text, key.into_owned(), None),
+            },
         };
         append_text(self.message.parts.get_mut(idx), c);
+    }
+
+    /// A text chunk whose id is not open, after [`Assembler::from_message`] restored text parts
+    /// still `streaming`: the id belongs to one of them (the turn is going on where it was saved), so
+    /// it takes one and keeps it, instead of opening a second part that would split the reply. The
+    /// message does not say which: with one open text part (what a model streams) there is no
+    /// choice; with several, the newest is taken, since an older one left open is likelier a part
+    /// whose end never came than one still receiving deltas.
+    fn claim_restored_text(&mut self, key: &str) -> Option<usize> {
+        let idx = self.restored_text.pop()?;
+        self.active_text.insert(key.to_owned(), idx);
+        Some(idx)
     }
 
     fn reasoning_delta(&mut self, c: &Map<String, Value>) {

@@ -321,6 +321,48 @@ impl Shared {
         Ok(())
     }
 
+    /// After a long-poll window that brought nothing while a turn is awaited: the session may have
+    /// been closed elsewhere, or the run may have died mid-turn. Client-managed runs get a
+    /// continuation when their run is final (the 4.8 agent answers the unfinished message again);
+    /// a server-managed run that died gets no replacement until the next append, so the turn
+    /// is over. Answers that cannot be had (a token without the scope, a network error) count as
+    /// "working": the empty-window budget still bounds the wait.
+    pub fn check_turn(&self) -> TurnCheck {
+        let token = self.session_token();
+        match api::retrieve_session(&self.client.http, &token, &self.session_id) {
+            Ok(s) if s.closed => return TurnCheck::Closed(s.closed_reason),
+            Ok(s) => {
+                let mut c = self.conv();
+                if let Some(current) = s.current_run_id.filter(|r| c.run_id.as_ref() != Some(r)) {
+                    log_at!(Level::Info, "chat {}: the session's run is now {current}", self.chat_id);
+                    c.run_id = Some(current);
+                    return TurnCheck::Working;
+                }
+            }
+            Err(e) => log_at!(Level::Debug, "chat {}: session check failed: {}", self.chat_id, e),
+        }
+        let (run_id, mode) = {
+            let c = self.conv();
+            (c.run_id.clone(), c.run_mode)
+        };
+        if mode == RunMode::Client {
+            if let Err(e) = self.ensure_run(false) {
+                log_at!(Level::Warn, "chat {}: run check failed: {}", self.chat_id, e);
+            }
+            return TurnCheck::Working;
+        }
+        let Some(run_id) = run_id else { return TurnCheck::Working };
+        let client_token = self.client.http.config().token.clone();
+        match api::run_status(&self.client.http, &client_token, &run_id) {
+            Ok(status) if RunStatus::is_final(&status) => TurnCheck::RunEnded(format!("run {run_id} is {status}")),
+            Ok(_) => TurnCheck::Working,
+            Err(e) => {
+                log_at!(Level::Debug, "chat {}: run check failed: {}", self.chat_id, e);
+                TurnCheck::Working
+            }
+        }
+    }
+
     /// Client-managed runs: triggers a run of the agent with `payload` (with the client's token) and
     /// makes it the chat's current run, taking its token when it brings one. Returns the run id.
     fn trigger_run(&self, payload: Value) -> Result<String> {
@@ -358,9 +400,20 @@ impl Shared {
             } else {
                 None
             },
+            continuing_assistant_message: c.assembler.previous().and_then(|m| serde_json::to_value(m).ok()),
             metadata: c.metadata.clone(),
         }
     }
+}
+
+/// What [`Shared::check_turn`] found.
+pub(crate) enum TurnCheck {
+    /// Something may still answer: keep waiting.
+    Working,
+    /// The session was closed (by another client, the dashboard, the agent).
+    Closed(Option<String>),
+    /// The run died and nothing took over; why.
+    RunEnded(String),
 }
 
 /// What the reader thread hands on towards the application (see [`Shared::dispatch`]).
@@ -479,6 +532,7 @@ impl Chat {
             closed: false,
         };
         let chat = Chat::start(client, created.session_id, chat_id, options.task_id.clone(), conv)?;
+        let streaming = created.is_cached && chat.join_existing();
 
         match (run_mode, created.is_cached, first_message) {
             // A fresh session with a run: the run's payload carries the first message.
@@ -488,6 +542,8 @@ impl Chat {
                 chat.send_payload(json!({"trigger": "submit-message", "message": m}), Expect::Turn)?;
             }
             (RunMode::Server, _, None) => {}
+            // A turn of the existing session is streaming: its run is alive; the reader follows it.
+            (RunMode::Client, true, None) if streaming => {}
             (RunMode::Client, _, first) => {
                 // The seed flow: trigger the run ourselves, with the basePayload plus the session id.
                 let mut payload = base;
@@ -515,12 +571,18 @@ impl Chat {
             closing_run: None,
             skip_until_turn_complete: false,
             // A turn saved mid-stream goes on assembling into the part received before the restart.
-            assembler: saved
-                .partial_assistant_message
-                .clone()
-                .and_then(|m| serde_json::from_value(m).ok())
-                .map(Assembler::from_message)
-                .unwrap_or_default(),
+            assembler: {
+                let mut a = saved
+                    .partial_assistant_message
+                    .clone()
+                    .and_then(|m| serde_json::from_value(m).ok())
+                    .map(Assembler::from_message)
+                    .unwrap_or_default();
+                if a.is_empty() {
+                    a.set_previous(saved.continuing_assistant_message.clone().and_then(|m| serde_json::from_value(m).ok()));
+                }
+                a
+            },
             delivered_cursor: saved.last_event_id,
             last_assistant: saved.last_assistant_message.clone(),
             metadata: saved.metadata.clone(),
@@ -565,6 +627,47 @@ impl Chat {
             .map_err(|e| Error::new(ErrorKind::InvalidState, format!("cannot start the reader thread: {e}")))?;
         let _ = shared.reader_thread.set(reader.thread().id());
         Ok(Chat { shared, reader: Some(reader) })
+    }
+
+    /// Joins a session that already has turns, without replaying them: past turns are history,
+    /// not new events. Reads what `.out` keeps (the agent trims it to about the last turn), puts
+    /// the cursor after the last completed turn, keeps that turn's message as the last assistant
+    /// message, and when a turn is still streaming, subscribes so that it is delivered once, from
+    /// its start. Returns whether a turn is streaming. A server that cannot list records leaves
+    /// the chat as it was (the next subscription then starts at the oldest record kept).
+    fn join_existing(&self) -> bool {
+        let token = self.shared.session_token();
+        let records = match api::read_out_records(&self.shared.client.http, &token, &self.shared.session_id) {
+            Ok(r) => r,
+            Err(e) => {
+                log_at!(Level::Warn, "chat {}: cannot read the existing turns ({}); past turns may be replayed", self.shared.chat_id, e);
+                return false;
+            }
+        };
+        let is_turn_end = |r: &api::KeptRecord| r.control.as_deref() == Some("turn-complete");
+        let last_end = records.iter().rposition(is_turn_end);
+        let after_last_end = &records[last_end.map_or(0, |i| i + 1)..];
+        let streaming = after_last_end.iter().any(|r| r.chunk.is_some());
+        let mut c = self.shared.conv();
+        if let Some(end) = last_end {
+            let start = records[..end].iter().rposition(is_turn_end).map_or(0, |i| i + 1);
+            let mut assembler = Assembler::new();
+            for chunk in records[start..end].iter().filter_map(|r| r.chunk.as_ref()) {
+                assembler.apply(chunk);
+            }
+            if !assembler.is_empty() {
+                c.last_assistant = serde_json::to_value(assembler.message()).ok();
+            }
+        }
+        let cursor = if streaming { last_end.map(|i| records[i].seq) } else { records.last().map(|r| r.seq) };
+        c.last_event_id = cursor;
+        c.delivered_cursor = cursor;
+        log_at!(Level::Info, "chat {}: joined at cursor {:?} (a turn streaming: {streaming})", self.shared.chat_id, cursor);
+        drop(c);
+        if streaming {
+            self.begin_turn_from_payload();
+        }
+        streaming
     }
 
     fn begin_turn_from_payload(&self) {
@@ -617,8 +720,9 @@ impl Chat {
         self.send_payload(json!({"trigger": "submit-message", "message": user_text_message(text)}), Expect::Turn)
     }
 
-    /// Sends a steering message mid-turn: the agent injects it at its next step boundary (or queues it
+    /// Sends a steering message mid-turn: the agent injects it at its next step boundary (or keeps it
     /// for the next turn). Identical on the wire to [`Chat::send_text`]; never cancels the stream.
+    /// With no turn in flight it is an ordinary message and starts a turn at once.
     pub fn steer(&self, text: &str) -> Result<()> {
         self.send_text(text)
     }
@@ -670,7 +774,16 @@ impl Chat {
         let response = crate::assemble::approval_response(&message, approval_id, approved, reason)
             .map_err(|e| Error::new(ErrorKind::InvalidState, e.to_string()))?;
         let response = serde_json::to_value(&response).map_err(|e| Error::invalid(e.to_string()))?;
-        self.send_payload(json!({"trigger": "submit-message", "message": response}), Expect::Turn)
+        // The agent continues this assistant message (same id): the next turn assembles into the
+        // whole answered message, as useChat holds it, not into the slimmed copy sent on the wire.
+        let mut answered = Assembler::from_message(message);
+        answered.respond_to_approval(approval_id, approved, reason).map_err(|e| Error::new(ErrorKind::InvalidState, e.to_string()))?;
+        self.shared.conv().assembler.set_previous(Some(answered.into_message()));
+        let sent = self.send_payload(json!({"trigger": "submit-message", "message": response}), Expect::Turn);
+        if sent.is_err() {
+            self.shared.conv().assembler.set_previous(None);
+        }
+        sent
     }
 
     /// Stops the agent's current turn (`{"kind":"stop"}`), with an optional reason for the agent's stop
@@ -705,7 +818,9 @@ impl Chat {
         self.send_payload(json!({"trigger": "close"}), Expect::Nothing)
     }
 
-    /// Closes the session for good (`POST .../close`, needs the secret key) and stops streaming.
+    /// Closes the session for good (`POST .../close`, needs the secret key) and stops streaming. No
+    /// event follows (`Event::SessionClosed` reports closes by others); a turn in flight ends
+    /// without its turn-complete.
     pub fn close_session(&self, reason: Option<&str>) -> Result<()> {
         let _guard = self.shared.send_lock.lock().unwrap_or_else(|e| e.into_inner());
         let token = self.shared.client.http.config().token.clone();

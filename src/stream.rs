@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 use ureq::http;
 
-use crate::chat::{Delivery, Shared};
-use crate::error::Error;
+use crate::chat::{Delivery, Shared, TurnCheck};
+use crate::error::{Error, ErrorKind};
 use crate::event::Event;
 use crate::http::{encode_segment, status_error, transport_error};
 use crate::log::{log_at, Level};
@@ -33,6 +33,10 @@ pub(crate) enum Ctl {
 }
 
 const READ_BUFFER_BYTES: usize = 16 * 1024;
+
+/// Empty long-poll windows in a row, while a turn is awaited, after which the turn is given up
+/// even when no run status says it died: the official clients' `MAX_EOF_RESUBSCRIBES`.
+const MAX_EMPTY_WINDOWS: u32 = 5;
 
 /// Reconnect delay after `attempt` consecutive failures: `min(100·2^(n-1), 5000) ms × [0.5, 1]`.
 pub(crate) fn backoff(attempt: u32) -> Duration {
@@ -105,6 +109,8 @@ impl Subscription<'_> {
     fn run(&mut self) -> Flow {
         let mut failures = 0u32;
         let mut auth_retried = false;
+        // Long-poll windows in a row that brought no record while a turn was awaited.
+        let mut empty_windows = 0u32;
         loop {
             if self.shared.is_cancelled() {
                 return Flow::Exit;
@@ -144,6 +150,7 @@ impl Subscription<'_> {
             };
             if got_records {
                 failures = 0;
+                empty_windows = 0;
             }
             match end {
                 End::Cancelled => return Flow::Exit,
@@ -172,10 +179,35 @@ impl Subscription<'_> {
                         return Flow::Idle;
                     }
                     if !got_records {
-                        // An empty window while we wait: with client-managed runs the run may have
-                        // died; start a continuation so the pending message gets an answer.
-                        if let Err(e) = self.shared.ensure_run(false) {
-                            log_at!(Level::Warn, "chat {}: run check failed: {}", self.shared.chat_id, e);
+                        // An empty window while a turn is awaited: is anything still working on it?
+                        empty_windows += 1;
+                        let verdict = match self.shared.check_turn() {
+                            TurnCheck::Working if empty_windows >= MAX_EMPTY_WINDOWS => TurnCheck::RunEnded(format!(
+                                "the stream stayed empty for {empty_windows} long-poll windows in a row"
+                            )),
+                            v => v,
+                        };
+                        match verdict {
+                            TurnCheck::Working => {}
+                            TurnCheck::Closed(reason) => {
+                                {
+                                    let mut c = self.shared.conv();
+                                    c.closed = true;
+                                    c.end_turns();
+                                }
+                                self.shared.emit(Event::SessionClosed { reason });
+                                return Flow::Idle;
+                            }
+                            TurnCheck::RunEnded(why) => {
+                                let e = Error::new(
+                                    ErrorKind::RunEnded,
+                                    format!("the run ended without completing the turn ({why})"),
+                                );
+                                log_at!(Level::Warn, "chat {}: {}", self.shared.chat_id, e);
+                                self.shared.conv().end_turns();
+                                self.shared.emit(Event::Error(e));
+                                return Flow::Idle;
+                            }
                         }
                         failures += 1;
                         if self.wait(backoff(failures)) {
@@ -370,6 +402,11 @@ impl Subscription<'_> {
         let (more, closed) = {
             let mut c = self.shared.conv();
             if let Some(token) = tc.public_access_token {
+                // The token is scoped to the run that wrote it: a continuation the server started
+                // on its own (server-managed runs) becomes the chat's run here.
+                if let Some(run) = token.run_scope() {
+                    c.run_id = Some(run);
+                }
                 c.token = token;
             }
             c.turns_expected = c.turns_expected.saturating_sub(1);

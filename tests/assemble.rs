@@ -6,6 +6,12 @@
 //! answers were produced by `AbstractChat.addToolApprovalResponse` followed by `@trigger.dev/sdk@4.8.3`'s
 //! `slimSubmitMessageForWire`, and `partial_json.jsonl` by the SDK's `parsePartialJson` over every
 //! prefix of a few documents.
+//!
+//! The `weather_*` fixtures come from `generate.mjs` in the same directory (`ai@6.0.325`, the one in
+//! `tests/conformance`): the devserver demo agent's tool-approval turn and its continuation, whose
+//! expected message is `readUIMessageStream({message: previous})` with `previous` the message useChat
+//! holds after `addToolApprovalResponse` (`<name>.previous.json`), cross-checked against a whole
+//! useChat round trip.
 
 use std::fs;
 use std::path::PathBuf;
@@ -48,18 +54,30 @@ fn expected(file: &str) -> Value {
 }
 
 fn fold(name: &str) -> Assembler {
-    let mut a = Assembler::new();
+    fold_into(Assembler::new(), name)
+}
+
+fn fold_into(mut a: Assembler, name: &str) -> Assembler {
     for c in chunks(name) {
         a.apply(&c);
     }
     a
 }
 
+fn message_file(file: &str) -> UIMessage {
+    serde_json::from_value(expected(file)).unwrap()
+}
+
 /// Folds the fixture through `apply`, `apply_typed`, `apply_json` and `apply_record` (the last two
 /// take the fast path for plain text and reasoning deltas), checks that `to_json`, `message()` and
 /// the AI SDK's result agree, and returns the assembler.
 fn check(name: &str) -> Assembler {
-    let a = fold(name);
+    check_from(name, Assembler::new)
+}
+
+/// [`check`], each fold starting from `start()` instead of an empty assembler.
+fn check_from(name: &str, start: impl Fn() -> Assembler) -> Assembler {
+    let a = fold_into(start(), name);
     let want = expected(&format!("{name}.expected.json"));
     let got: Value = serde_json::from_str(&a.to_json()).unwrap();
     assert_eq!(
@@ -75,7 +93,7 @@ fn check(name: &str) -> Assembler {
         "{name}: message() vs to_json()"
     );
 
-    let mut typed = Assembler::new();
+    let mut typed = start();
     for c in chunks(name) {
         let t = c
             .get("type")
@@ -90,15 +108,19 @@ fn check(name: &str) -> Assembler {
         "{name}: apply_typed differs from apply"
     );
 
-    let mut raw = Assembler::new();
-    let mut records = Assembler::new();
+    let mut raw = start();
+    let mut records = start();
     for (seq, line) in chunk_lines(name).iter().enumerate() {
         raw.apply_json(line);
         let record = ChunkRecord::from_json(seq as u64, 0, None, line).unwrap();
         assert_eq!(record.json(), line.as_str());
         records.apply_record(&record);
     }
-    assert_eq!(raw.message(), a.message(), "{name}: apply_json differs from apply");
+    assert_eq!(
+        raw.message(),
+        a.message(),
+        "{name}: apply_json differs from apply"
+    );
     assert_eq!(
         records.message(),
         a.message(),
@@ -234,8 +256,10 @@ fn respond_to_approval_updates_the_local_message_then_continues() {
     ));
 
     // The agent's continuation streams into the same message (same messageId): the AI SDK's
-    // readUIMessageStream({message}) result.
-    let mut cont = Assembler::from_message(a.into_message());
+    // readUIMessageStream({message}) result, whether the message is continued from the outset or
+    // named as the one the turn may continue.
+    let answered = a.into_message();
+    let mut cont = Assembler::from_message(answered.clone());
     for c in chunks("approval_continued") {
         cont.apply(&c);
     }
@@ -244,6 +268,118 @@ fn respond_to_approval_updates_the_local_message_then_continues() {
         expected("approval_continued.expected.json")
     );
     assert_eq!(cont.finish_reason(), Some("stop"));
+    let cont = check_from("approval_continued", || {
+        Assembler::continuing(Some(answered.clone()))
+    });
+    assert_eq!(cont.finish_reason(), Some("stop"));
+}
+
+#[test]
+fn demo_agent_tool_turn() {
+    let a = check("weather_tool");
+    assert_eq!(a.finish_reason(), Some("tool-calls"));
+    assert_eq!(
+        a.pending_approvals(),
+        vec![PendingApproval {
+            approval_id: "approval_3".into(),
+            tool_call_id: "call_2".into(),
+            tool_name: "get_weather".into(),
+        }]
+    );
+}
+
+/// The demo agent's answer to an approval continues the message of the approval turn; the
+/// assembler is told which message that is, as useChat hands it to the SDK.
+fn check_approval_continuation(name: &str, approved: bool, reason: Option<&str>, state: &str) {
+    // What useChat holds after addToolApprovalResponse, built the tchat way.
+    let mut turn = fold("weather_tool");
+    let wire = turn
+        .respond_to_approval("approval_3", approved, reason)
+        .unwrap();
+    let answered = turn.into_message();
+    assert_eq!(answered, message_file(&format!("{name}.previous.json")));
+    assert_eq!(
+        wire,
+        approval_response(
+            fold("weather_tool").message(),
+            "approval_3",
+            approved,
+            reason
+        )
+        .unwrap()
+    );
+
+    let a = check_from(name, || Assembler::continuing(Some(answered.clone())));
+    assert_eq!(a.finish_reason(), Some("stop"));
+    assert_eq!(a.message().parts[1]["state"], state);
+    assert_eq!(a.message().parts[1]["input"], json!({"city": "Oslo"}));
+
+    // A chat's assembler: reset at the end of the approval turn, then told about the answer.
+    let mut b = fold("weather_tool");
+    b.reset();
+    b.set_previous(Some(answered.clone()));
+    let b = fold_into(b, name);
+    assert_eq!(b.message(), a.message());
+    // Named before the reset, the message is forgotten with the rest of the turn.
+    let mut c = Assembler::continuing(Some(answered));
+    c.reset();
+    assert_eq!(fold_into(c, name).message(), fold(name).message());
+}
+
+#[test]
+fn approved_tool_call_continues_the_same_message() {
+    check_approval_continuation("weather_approved", true, None, "output-available");
+}
+
+#[test]
+fn denied_tool_call_continues_the_same_message() {
+    check_approval_continuation("weather_denied", false, Some("not now"), "output-denied");
+}
+
+#[test]
+fn a_turn_continues_the_previous_message_only_under_its_id() {
+    let previous = message_file("weather_approved.previous.json");
+    // Without a previous message the continuation has nothing to continue: the tool output finds
+    // no tool part, and the message is the two step-starts and the text.
+    let alone = fold("weather_approved");
+    let types: Vec<_> = alone
+        .message()
+        .parts
+        .iter()
+        .map(|p| p["type"].clone())
+        .collect();
+    assert_eq!(
+        types,
+        vec![json!("step-start"), json!("step-start"), json!("text")]
+    );
+
+    // Another id: a new message, as without `previous`, which is then forgotten.
+    let other = fold_into(Assembler::continuing(Some(previous.clone())), "text_reply");
+    assert_eq!(
+        serde_json::to_value(other.message()).unwrap(),
+        expected("text_reply.expected.json")
+    );
+    let later = fold_into(other, "weather_approved");
+    assert_eq!(later.message(), alone.message());
+
+    // A start without an id does not decide; the first one with an id does.
+    let mut a = Assembler::continuing(Some(previous.clone()));
+    a.apply(&json!({"type":"start"}));
+    a.apply(&json!({"type":"text-start","id":"t"}));
+    a.apply(&json!({"type":"text-delta","id":"t","delta":"stray"}));
+    assert_eq!(a.message().parts.len(), 1);
+    assert_eq!(a.message_id(), None);
+    let a = fold_into(a, "weather_approved");
+    assert_eq!(
+        serde_json::to_value(a.message()).unwrap(),
+        expected("weather_approved.expected.json")
+    );
+
+    // Only an assistant message is continued.
+    let mut user = previous;
+    user.role = "user".into();
+    let u = fold_into(Assembler::continuing(Some(user)), "weather_approved");
+    assert_eq!(u.message(), alone.message());
 }
 
 #[test]
@@ -375,6 +511,143 @@ fn from_message_resumes_input_streaming_tool_calls() {
     assert_eq!(c.message().role, "assistant");
 }
 
+/// Every fixture (and continuation, from its previous message), cut after each chunk: the message
+/// assembled so far goes through JSON (as a saved chat keeps it), [`Assembler::from_message`] takes
+/// it, the rest of the chunks follow, and the result must be the message of one uninterrupted pass.
+#[test]
+fn restoring_mid_turn_ends_as_one_pass_would() {
+    let fresh = [
+        "text_reply",
+        "reasoning_reply",
+        "interleaved_text",
+        "tool_streaming",
+        "tool_call",
+        "tool_approval",
+        "tool_approval_chunks",
+        "data_parts",
+        "sources_files",
+        "metadata_finish",
+        "error_turn",
+        "abort_turn",
+        "unknown_chunks",
+        "reset_and_steering",
+        "new_message_id",
+        "weather_tool",
+    ];
+    let mut runs: Vec<(&str, Option<UIMessage>)> = fresh.iter().map(|n| (*n, None)).collect();
+    for name in ["weather_approved", "weather_denied"] {
+        runs.push((name, Some(message_file(&format!("{name}.previous.json")))));
+    }
+    let (mut checked, mut ambiguous) = (0, 0);
+    let (mut open_text, mut open_reasoning, mut open_tool) = (0, 0, 0);
+    for (name, previous) in runs {
+        let lines = chunk_lines(name);
+        let all = chunks(name);
+        let start = || Assembler::continuing(previous.clone());
+        let whole = fold_into(start(), name);
+        // A continuation saved before its `start` arrived has not taken up the previous message
+        // yet; the saved message cannot carry it.
+        let first = usize::from(previous.is_some());
+        for k in first..=all.len() {
+            let mut head = start();
+            for c in &all[..k] {
+                head.apply(c);
+            }
+            let saved: UIMessage =
+                serde_json::from_value(serde_json::to_value(head.message()).unwrap()).unwrap();
+            let state = |t: &str, s: &str| {
+                saved
+                    .parts
+                    .iter()
+                    .filter(|p| p["type"] == t && p["state"] == s)
+                    .count()
+            };
+            // Text parts keep no chunk id: with two open, which id continues which is a guess.
+            if state("text", "streaming") > 1 {
+                ambiguous += 1;
+                continue;
+            }
+            open_text += state("text", "streaming");
+            open_reasoning += state("reasoning", "streaming");
+            open_tool += saved
+                .parts
+                .iter()
+                .filter(|p| p["state"] == "input-streaming")
+                .count();
+
+            let mut by_value = Assembler::from_message(saved.clone());
+            let mut by_record = Assembler::from_message(saved);
+            for (seq, (c, line)) in all[k..].iter().zip(&lines[k..]).enumerate() {
+                by_value.apply(c);
+                by_record.apply_record(&ChunkRecord::from_json(seq as u64, 0, None, line).unwrap());
+            }
+            for got in [&by_value, &by_record] {
+                assert_eq!(
+                    got.message(),
+                    whole.message(),
+                    "{name} restored after {k} chunks
+ got: {}
+want: {}",
+                    got.to_json(),
+                    whole.to_json()
+                );
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked > 200, "{checked} splits checked");
+    assert!(
+        ambiguous * 20 < checked,
+        "{ambiguous} of {checked} splits skipped"
+    );
+    assert!(open_text > 20 && open_reasoning >= 2 && open_tool > 10);
+}
+
+#[test]
+fn restored_text_parts_go_to_the_newest_open_one() {
+    // Cut after `text-start t2`: the step-1 part "first try" was never ended; the next delta, for
+    // t2, belongs to the newer part.
+    let all = chunks("reset_and_steering");
+    let mut head = Assembler::new();
+    for c in &all[..7] {
+        head.apply(c);
+    }
+    let mut restored = Assembler::from_message(head.into_message());
+    restored.apply(&all[7]);
+    let texts: Vec<_> = restored
+        .message()
+        .parts
+        .iter()
+        .map(|p| p["text"].clone())
+        .collect();
+    assert_eq!(
+        texts,
+        vec![Value::Null, json!("first try"), Value::Null, json!("flaky")]
+    );
+    // The older part goes to the next unknown id; once every restored part is taken, an unknown id
+    // opens a part of its own, as it does without a restore.
+    restored.apply(&json!({"type":"text-end","id":"t2"}));
+    restored.apply(&json!({"type":"text-delta","id":"zz","delta":" again"}));
+    restored.apply(&json!({"type":"text-delta","id":"yy","delta":"y"}));
+    let texts: Vec<_> = restored
+        .message()
+        .parts
+        .iter()
+        .map(|p| p["text"].clone())
+        .collect();
+    assert_eq!(
+        texts,
+        vec![
+            Value::Null,
+            json!("first try again"),
+            Value::Null,
+            json!("flaky"),
+            json!("y")
+        ]
+    );
+    assert_eq!(restored.message().parts[3]["state"], "done");
+}
+
 /// Numbers compare by value: the SDK round-trips `-12.5e3` through a JavaScript number and writes
 /// `-12500`, serde keeps it as a float.
 fn json_eq(a: &Value, b: &Value) -> bool {
@@ -501,11 +774,17 @@ fn delta_fast_path_matches_apply_on_every_shape() {
 #[test]
 fn apply_json_ignores_what_apply_ignores() {
     let mut a = Assembler::new();
-    for text in ["", "not json", "[1,2]", "null", r#"{"type":5}"#, r#"{"delta":"x"}"#] {
+    for text in [
+        "",
+        "not json",
+        "[1,2]",
+        "null",
+        r#"{"type":5}"#,
+        r#"{"delta":"x"}"#,
+    ] {
         a.apply_json(text);
     }
     assert!(a.is_empty());
     a.apply_json(r#"{"type":"trigger:turn-complete"}"#);
     assert!(a.is_empty());
 }
-

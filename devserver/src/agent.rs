@@ -178,9 +178,18 @@ impl Agent {
             self.set_status(RunStatus::Waiting)?;
             let Some(rec) = self.next_in().await? else { return Ok(()) };
             self.set_status(RunStatus::Executing)?;
+            let seq = rec.seq;
             match self.handle_record(rec).await? {
                 After::Continue => {}
-                After::Close | After::Upgraded => return Ok(()),
+                After::Close => {
+                    // The loop ends having handled the close: a later run must not close again.
+                    let mut store = self.app.store();
+                    if let Some(s) = store.session_mut(&self.session_id) {
+                        s.committed_in = s.committed_in.max(Some(seq));
+                    }
+                    return Ok(());
+                }
+                After::Upgraded => return Ok(()),
             }
         }
     }

@@ -288,6 +288,10 @@ pub unsafe extern "C" fn tchat_chat_options_set_first_message(
 /// On success writes a new chat to `*out_chat` (free with `tchat_chat_free`). Events start flowing
 /// at once: install a callback right after opening if you want one (events that arrive before are
 /// kept for `tchat_chat_next_event`). On failure `*out_chat` is untouched.
+///
+/// Opening a chat id that already has turns (without saved state) delivers no event for them: the
+/// last completed answer is offered by `tchat_chat_last_assistant_message`, and the next send gets
+/// exactly its own reply. A turn still streaming at that moment is delivered once, from its start.
 #[no_mangle]
 pub unsafe extern "C" fn tchat_chat_open(
     client: *const tchat_client,
@@ -394,7 +398,8 @@ pub unsafe extern "C" fn tchat_chat_chat_id(chat: *const tchat_chat) -> *const c
     })
 }
 
-/// The current run id (it changes when a continuation run starts). On success writes an owned copy
+/// The current run id. It follows continuations, also those the server starts on its own (read
+/// from each turn-complete's token and from the session). On success writes an owned copy
 /// to `*out_run_id` (free with `tchat_string_free`), or NULL when no run is known.
 #[no_mangle]
 pub unsafe extern "C" fn tchat_chat_run_id(chat: *const tchat_chat, out_run_id: *mut *mut c_char) -> tchat_status {
@@ -469,8 +474,10 @@ pub unsafe extern "C" fn tchat_chat_send_text(chat: *mut tchat_chat, text: *cons
     })
 }
 
-/// Sends a steering message mid-turn: the agent takes it into account at its next step boundary (or
-/// queues it for the next turn). Never cancels the stream. Same rules as `tchat_chat_send_text`.
+/// Sends a steering message mid-turn: the agent takes it into account at its next step boundary (or,
+/// as its configuration says, keeps it for the turn after). Never cancels the stream. With no turn
+/// in flight it is an ordinary message and starts a turn at once, as the official clients'
+/// `sendPendingMessage` does. Same rules as `tchat_chat_send_text`.
 #[no_mangle]
 pub unsafe extern "C" fn tchat_chat_steer(chat: *mut tchat_chat, text: *const c_char) -> tchat_status {
     ffi_boundary!({
@@ -542,7 +549,9 @@ pub unsafe extern "C" fn tchat_chat_close_agent(chat: *mut tchat_chat) -> tchat_
 }
 
 /// Closes the session for good (needs a secret API key as the client's token), with an optional
-/// `reason` (NULL for none), and stops streaming. Later sends fail with `TCHAT_SESSION_CLOSED`. The
+/// `reason` (NULL for none), and stops streaming. The return value is the whole outcome: no event
+/// follows (not `TCHAT_EVENT_KIND_SESSION_CLOSED`, which reports closes by someone else), and a turn
+/// in flight ends without its turn-complete. Later sends fail with `TCHAT_SESSION_CLOSED`. The
 /// chat must still be freed with `tchat_chat_free`.
 #[no_mangle]
 pub unsafe extern "C" fn tchat_chat_close_session(chat: *mut tchat_chat, reason: *const c_char) -> tchat_status {

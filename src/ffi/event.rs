@@ -24,14 +24,21 @@ pub enum tchat_event_kind {
     UpgradeRequired = 3,
     /// A new run waits for a deployment of the agent; informational.
     PendingVersion = 4,
-    /// The session is closed; the stream has ended for good: `tchat_event_session_closed_reason`.
+    /// The session was closed by someone else (another client, the dashboard, the agent) while the
+    /// chat was subscribed — told by a `session-closed` record, or found by tchat when a long-poll
+    /// window of a turn in flight ends empty; the stream has ended for good and the turn in flight
+    /// ends with it: `tchat_event_session_closed_reason`. Not sent after this chat's own
+    /// `tchat_chat_close_session`.
     SessionClosed = 5,
     /// The stream dropped and tchat reconnects after a delay, resuming after the last record:
     /// `tchat_event_reconnect_attempt`, `tchat_event_reconnect_delay_ms`.
     Reconnecting = 6,
-    /// Streaming stopped on an error no reconnect can fix (auth, session gone, protocol); sending a
-    /// new message subscribes again: `tchat_event_error_status`, `tchat_event_error_http_status`,
-    /// `tchat_event_error_message`.
+    /// Streaming stopped on an error no reconnect can fix (auth, session gone, protocol), or the
+    /// turn in flight is over without its turn-complete: `TCHAT_RUN_ENDED` when the agent's run died
+    /// mid-turn (found when a long-poll window ends empty and the run is final, within one window
+    /// of the client's long-poll option plus a backoff; at most 5 empty windows in a row when the
+    /// run cannot be read). Sending a new message subscribes again: `tchat_event_error_status`,
+    /// `tchat_event_error_http_status`, `tchat_event_error_message`.
     Error = 7,
 }
 

@@ -1,0 +1,180 @@
+/*
+ * Conversations at their edges, through the C API: reopening a chat that has turns (no replay,
+ * the last answer offered as state), a run killed mid-turn (a TCHAT_RUN_ENDED error event ends the
+ * turn, the next send works), and a session closed elsewhere by a server that writes nothing on
+ * `.out` (a session-closed event all the same). Faults go to POST /__devserver/faults.
+ */
+#include "testlib.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/* POSTs `json` to `path` on the devserver; returns the HTTP status, or -1. */
+static int devserver_post(const char *path, const char *json) {
+    const char *url = getenv("TRIGGER_API_URL");
+    char req[2048], resp[512];
+    int port = 0, fd, status = -1;
+    ssize_t n;
+    struct sockaddr_in addr;
+    if (!url || sscanf(url, "http://127.0.0.1:%d", &port) != 1) return -1;
+    fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) return -1;
+    memset(&addr, 0, sizeof addr);
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons((unsigned short)port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd, (struct sockaddr *)&addr, sizeof addr) == 0) {
+        int len = snprintf(req, sizeof req,
+                           "POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                           "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
+                           path, strlen(json), json);
+        if (write(fd, req, (size_t)len) == len && (n = read(fd, resp, sizeof resp - 1)) > 0) {
+            resp[n] = '\0';
+            sscanf(resp, "HTTP/1.1 %d", &status);
+        }
+    }
+    close(fd);
+    return status;
+}
+
+/* A client whose long-poll windows last one second, so an empty window comes quickly. */
+static tchat_client *quick_client(void) {
+    tchat_client *client = NULL;
+    tchat_client_options *o = tchat_client_options_new();
+    CHECK_STATUS(tchat_client_options_set_base_url(o, getenv("TRIGGER_API_URL")), TCHAT_OK);
+    CHECK_STATUS(tchat_client_options_set_token(o, t_env("TRIGGER_SECRET_KEY", "tr_dev_tchat_local")), TCHAT_OK);
+    CHECK_STATUS(tchat_client_options_set_retry(o, 2, 50, 200), TCHAT_OK);
+    CHECK_STATUS(tchat_client_options_set_long_poll_seconds(o, 1), TCHAT_OK);
+    CHECK_STATUS(tchat_client_new(o, &client), TCHAT_OK);
+    tchat_client_options_free(o);
+    return client;
+}
+
+static tchat_chat *open_id(tchat_client *client, const char *chat_id) {
+    tchat_chat *chat = NULL;
+    tchat_chat_options *o = tchat_chat_options_new();
+    tchat_chat_options_set_task_id(o, "demo");
+    tchat_chat_options_set_chat_id(o, chat_id);
+    if (tchat_chat_open(client, o, &chat) != TCHAT_OK) fprintf(stderr, "open: %s\n", tchat_last_error_message());
+    tchat_chat_options_free(o);
+    return chat;
+}
+
+/* The next event that is not a chunk (owned by the caller), or NULL after timeout_ms. */
+static tchat_event *next_non_chunk(tchat_chat *chat, long timeout_ms) {
+    long long deadline = t_now_ms() + timeout_ms;
+    while (t_now_ms() < deadline) {
+        tchat_event *ev = NULL;
+        if (tchat_chat_next_event(chat, 100, &ev) != TCHAT_OK) continue;
+        if (tchat_event_get_kind(ev) != TCHAT_EVENT_KIND_CHUNK) return ev;
+        tchat_event_free(ev);
+    }
+    return NULL;
+}
+
+static void test_reopen(tchat_client *client) {
+    tchat_chat *first, *again;
+    tchat_event *ev = NULL;
+    t_turn turn;
+    char *last = NULL;
+    t_section("reopening a chat with turns: no replay; the last answer is state");
+    first = open_id(client, "c-reopen");
+    if (!first) {
+        CHECK(first != NULL);
+        return;
+    }
+    t_turn_reset(&turn);
+    CHECK_STATUS(tchat_chat_send_text(first, "the old question"), TCHAT_OK);
+    CHECK(t_poll_turn(first, &turn, T_TURN_MS));
+    CHECK_STATUS(tchat_chat_free(first), TCHAT_OK);
+
+    again = open_id(client, "c-reopen");
+    if (!again) {
+        CHECK(again != NULL);
+        return;
+    }
+    CHECK_STATUS(tchat_chat_next_event(again, 300, &ev), TCHAT_TIMEOUT);
+    CHECK(ev == NULL);
+    CHECK_STATUS(tchat_chat_last_assistant_message(again, &last), TCHAT_OK);
+    CHECK(last != NULL && strstr(last, "You said: the old question") != NULL);
+    tchat_string_free(last);
+    t_turn_reset(&turn);
+    CHECK_STATUS(tchat_chat_send_text(again, "the new question"), TCHAT_OK);
+    CHECK(t_poll_turn(again, &turn, T_TURN_MS));
+    CHECK_STR(turn.text, "You said: the new question");
+    CHECK_STATUS(tchat_chat_free(again), TCHAT_OK);
+}
+
+static void test_run_killed_mid_turn(tchat_client *client) {
+    tchat_chat *chat = t_open(client, NULL);
+    tchat_event *ev;
+    t_turn turn;
+    long long started;
+    t_section("a run killed mid-turn: TCHAT_RUN_ENDED ends the turn; the next send works");
+    if (!chat) {
+        CHECK(chat != NULL);
+        return;
+    }
+    CHECK(devserver_post("/__devserver/faults", "{\"kill_run_after_turn_records\":4}") == 200);
+    started = t_now_ms();
+    CHECK_STATUS(tchat_chat_send_text(chat, "/slow 30"), TCHAT_OK);
+    ev = next_non_chunk(chat, T_TURN_MS);
+    CHECK(ev != NULL);
+    if (ev) {
+        CHECK(tchat_event_get_kind(ev) == TCHAT_EVENT_KIND_ERROR);
+        CHECK(tchat_event_error_status(ev) == TCHAT_RUN_ENDED);
+        CHECK_CONTAINS(tchat_event_error_message(ev), "the run ended without completing the turn");
+        tchat_event_free(ev);
+    }
+    printf("turn ended %lld ms after the send\n", t_now_ms() - started);
+    CHECK(!tchat_chat_is_turn_in_flight(chat));
+    t_turn_reset(&turn);
+    CHECK_STATUS(tchat_chat_send_text(chat, "still there?"), TCHAT_OK);
+    CHECK(t_poll_turn(chat, &turn, T_TURN_MS));
+    CHECK_CONTAINS(turn.text, "still there?");
+    CHECK_STATUS(tchat_chat_free(chat), TCHAT_OK);
+}
+
+static void test_closed_silently_elsewhere(tchat_client *client) {
+    tchat_chat *chat = t_open(client, NULL);
+    tchat_chat *other = NULL;
+    tchat_event *ev;
+    char *state = NULL;
+    t_turn turn;
+    t_section("a session closed elsewhere by a server that writes nothing: session-closed event");
+    if (!chat) {
+        CHECK(chat != NULL);
+        return;
+    }
+    CHECK(devserver_post("/__devserver/faults", "{\"close_writes_nothing\":true}") == 200);
+    t_turn_reset(&turn);
+    CHECK_STATUS(tchat_chat_send_text(chat, "/slow 100000"), TCHAT_OK);
+    CHECK_STATUS(tchat_chat_save_state(chat, &state), TCHAT_OK);
+    CHECK_STATUS(tchat_chat_restore(client, state, &other), TCHAT_OK);
+    tchat_string_free(state);
+    if (other) {
+        CHECK_STATUS(tchat_chat_close_session(other, "closed quietly"), TCHAT_OK);
+        CHECK_STATUS(tchat_chat_free(other), TCHAT_OK);
+    }
+    ev = next_non_chunk(chat, T_TURN_MS);
+    CHECK(ev != NULL);
+    if (ev) {
+        CHECK(tchat_event_get_kind(ev) == TCHAT_EVENT_KIND_SESSION_CLOSED);
+        CHECK_STR(tchat_event_session_closed_reason(ev), "closed quietly");
+        tchat_event_free(ev);
+    }
+    CHECK_STATUS(tchat_chat_send_text(chat, "hello?"), TCHAT_SESSION_CLOSED);
+    devserver_post("/__devserver/faults", "{}");
+    CHECK_STATUS(tchat_chat_free(chat), TCHAT_OK);
+}
+
+int main(void) {
+    tchat_client *client = quick_client();
+    test_reopen(client);
+    test_run_killed_mid_turn(client);
+    test_closed_silently_elsewhere(client);
+    tchat_client_free(client);
+    return t_finish();
+}
