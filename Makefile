@@ -20,8 +20,11 @@ build:
 test: test-rust check-header check-header-compile build test-c test-conformance
 	@echo "make test: all checks passed"
 
+# tests/soak.rs writes its turns to $(SOAK_OUT); test-conformance replays them through the AI SDK.
+SOAK_OUT := $(CURDIR)/$(BUILD_C)/soak.jsonl
 test-rust:
-	$(CARGO) test --workspace
+	@mkdir -p $(BUILD_C)
+	TCHAT_SOAK_OUT=$(SOAK_OUT) $(CARGO) test --workspace
 
 # build.rs regenerates include/tchat.h; fail when the committed copy differs from a fresh generation.
 check-header:
@@ -81,6 +84,8 @@ test-conformance: $(CONFORMANCE)/node_modules/.package-lock.json
 	$(CARGO) build --release -p tchat-devserver
 	cd $(CONFORMANCE) && TCHAT_DEVSERVER=$(CURDIR)/$(RELEASE)/tchat-devserver node conformance.mjs
 	cd $(CONFORMANCE) && TCHAT_DEVSERVER=$(CURDIR)/$(RELEASE)/tchat-devserver node transport.mjs
+	@test -s $(SOAK_OUT) || { echo "test-conformance: $(SOAK_OUT) is missing: run make test-rust first"; exit 1; }
+	cd $(CONFORMANCE) && node soak_check.mjs $(SOAK_OUT)
 
 $(CONFORMANCE)/node_modules/.package-lock.json: $(CONFORMANCE)/package.json $(CONFORMANCE)/package-lock.json
 	cd $(CONFORMANCE) && npm ci --no-audit --no-fund

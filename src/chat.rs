@@ -711,7 +711,12 @@ impl Chat {
 
     /// The last complete assistant message, as JSON.
     pub fn last_assistant_message(&self) -> Option<String> {
-        self.shared.conv().last_assistant.as_ref().map(Value::to_string)
+        let last = self.shared.conv().last_assistant.clone()?;
+        // Written as the turn-complete event writes it (the AI SDK's key order: id, role, parts).
+        Some(match serde_json::from_value::<crate::wire::UIMessage>(last.clone()) {
+            Ok(message) => serde_json::to_string(&message).unwrap_or_else(|_| last.to_string()),
+            Err(_) => last.to_string(),
+        })
     }
 
     /// Sends a user text message. Sent while a turn streams, it is a pending (steering) message: the

@@ -170,11 +170,83 @@ static void test_closed_silently_elsewhere(tchat_client *client) {
     CHECK_STATUS(tchat_chat_free(chat), TCHAT_OK);
 }
 
+/* Counts the occurrences of `needle` in `hay`. */
+static int count_of(const char *hay, const char *needle) {
+    int n = 0;
+    const char *p = hay;
+    while (p && (p = strstr(p, needle)) != NULL) {
+        n++;
+        p += strlen(needle);
+    }
+    return n;
+}
+
+static void test_approval_continues_the_message(tchat_client *client) {
+    tchat_chat *chat = t_open(client, NULL);
+    t_turn ask, turn;
+    char *last = NULL;
+    t_section("a tool approval continues the same assistant message");
+    if (!chat) {
+        CHECK(chat != NULL);
+        return;
+    }
+    t_turn_reset(&ask);
+    CHECK_STATUS(tchat_chat_send_text(chat, "/tool Rome"), TCHAT_OK);
+    CHECK(t_poll_turn(chat, &ask, T_TURN_MS));
+    CHECK(ask.approvals == 1);
+    t_turn_reset(&turn);
+    CHECK_STATUS(tchat_chat_approve(chat, ask.approval, true, NULL), TCHAT_OK);
+    CHECK(t_poll_turn(chat, &turn, T_TURN_MS));
+    CHECK_STR(turn.text, "The weather in Rome is sunny, 21°C.");
+    CHECK(count_of(turn.message_json, "\"type\":\"tool-get_weather\"") == 1);
+    CHECK_CONTAINS(turn.message_json, "\"state\":\"output-available\"");
+    CHECK_CONTAINS(turn.message_json, "\"city\":\"Rome\"");
+    CHECK_STATUS(tchat_chat_last_assistant_message(chat, &last), TCHAT_OK);
+    CHECK_STR(last, turn.message_json);
+    tchat_string_free(last);
+    CHECK_STATUS(tchat_chat_free(chat), TCHAT_OK);
+}
+
+static void test_restore_mid_turn_one_text_part(tchat_client *client) {
+    tchat_chat *chat = t_open(client, NULL);
+    tchat_chat *restored = NULL;
+    char *state = NULL;
+    t_turn turn;
+    t_section("restored mid-turn: one text part, done, the whole reply once");
+    if (!chat) {
+        CHECK(chat != NULL);
+        return;
+    }
+    t_turn_reset(&turn);
+    CHECK_STATUS(tchat_chat_send_text(chat, "/slow 300"), TCHAT_OK);
+    while (turn.deltas < 5 && !turn.complete && !turn.errors) {
+        tchat_event *ev = NULL;
+        if (tchat_chat_next_event(chat, T_TURN_MS, &ev) != TCHAT_OK) break;
+        t_turn_add(&turn, ev);
+        tchat_event_free(ev);
+    }
+    CHECK(!turn.complete);
+    CHECK_STATUS(tchat_chat_save_state(chat, &state), TCHAT_OK);
+    CHECK_STATUS(tchat_chat_free(chat), TCHAT_OK);
+    CHECK_STATUS(tchat_chat_restore(client, state, &restored), TCHAT_OK);
+    tchat_string_free(state);
+    if (!restored) return;
+    t_turn_reset(&turn);
+    CHECK(t_poll_turn(restored, &turn, T_TURN_MS));
+    CHECK(count_of(turn.message_json, "\"type\":\"text\"") == 1);
+    CHECK(count_of(turn.message_json, "\"state\":\"streaming\"") == 0);
+    CHECK(count_of(turn.message_json, "tick 300\"") == 1);
+    CHECK(count_of(turn.message_json, "\"tick 1 tick 2 ") == 1);
+    CHECK_STATUS(tchat_chat_free(restored), TCHAT_OK);
+}
+
 int main(void) {
     tchat_client *client = quick_client();
     test_reopen(client);
     test_run_killed_mid_turn(client);
     test_closed_silently_elsewhere(client);
+    test_approval_continues_the_message(client);
+    test_restore_mid_turn_one_text_part(client);
     tchat_client_free(client);
     return t_finish();
 }
