@@ -273,6 +273,14 @@ enum tchat_status tchat_client_options_set_response_timeout_ms(struct tchat_clie
 enum tchat_status tchat_client_options_set_stall_timeout_ms(struct tchat_client_options *options,
                                                             uint64_t timeout_ms);
 
+// Keep listening between turns (default false): the chat holds a long-poll on `.out` while idle
+// (one socket per chat, woken only by the server's pings; one `GET` of the session per window),
+// so that a session closed by someone else arrives as a `TCHAT_EVENT_KIND_SESSION_CLOSED` event
+// between turns too. Without it such a close is noticed at the next send
+// (`TCHAT_SESSION_CLOSED`). A send ends the watch and subscribes for its turn as usual.
+enum tchat_status tchat_client_options_set_idle_watch(struct tchat_client_options *options,
+                                                      bool watch);
+
 // The long-poll window asked of the server for each stream request (`Timeout-Seconds`), 1..600
 // seconds (default 120). Other values are `TCHAT_INVALID_ARGUMENT`.
 enum tchat_status tchat_client_options_set_long_poll_seconds(struct tchat_client_options *options,

@@ -119,6 +119,8 @@ pub(crate) struct Shared {
     pub cancelled: AtomicBool,
     /// The agent of the reader's current `.out` request, shut down to interrupt a blocked read.
     pub stream_agent: Mutex<Option<ureq::Agent>>,
+    /// The reader holds an idle watch (see `ClientConfig::with_idle_watch`): a send ends it.
+    pub watching: AtomicBool,
     pub ctl_tx: Sender<Ctl>,
     events_tx: Sender<Delivery>,
     events_rx: Receiver<Delivery>,
@@ -327,6 +329,15 @@ impl Shared {
     /// a server-managed run that died gets no replacement until the next append, so the turn
     /// is over. Answers that cannot be had (a token without the scope, a network error) count as
     /// "working": the empty-window budget still bounds the wait.
+    /// Whether the session has been closed (a `GET` of it); `Working` when open or unknown.
+    pub fn check_closed(&self) -> TurnCheck {
+        let token = self.session_token();
+        match api::retrieve_session(&self.client.http, &token, &self.session_id) {
+            Ok(s) if s.closed => TurnCheck::Closed(s.closed_reason),
+            _ => TurnCheck::Working,
+        }
+    }
+
     pub fn check_turn(&self) -> TurnCheck {
         let token = self.session_token();
         match api::retrieve_session(&self.client.http, &token, &self.session_id) {
@@ -609,6 +620,7 @@ impl Chat {
             conv: Mutex::new(conv),
             cancelled: AtomicBool::new(false),
             stream_agent: Mutex::new(None),
+            watching: AtomicBool::new(false),
             ctl_tx,
             events_tx,
             events_rx,
@@ -1015,6 +1027,13 @@ impl Shared {
         // Always ask: a reader that looks connected may be leaving after its last turn-complete, and
         // it skips the request if it finds no turn in flight.
         let _ = self.ctl_tx.send(Ctl::Subscribe { peek_settled: false });
+        // An idle watch is not a turn's subscription: end it, so the reader subscribes anew (the
+        // turn in flight, set before this call, tells the watch not to reconnect).
+        if self.watching.load(Ordering::SeqCst) {
+            if let Some(agent) = self.stream_agent.lock().unwrap_or_else(|e| e.into_inner()).take() {
+                agent.shutdown();
+            }
+        }
         // From the callback, the reader is this very thread and is connected: it reads on after the
         // callback returns.
         if self.on_reader_thread() {

@@ -64,6 +64,7 @@ pub struct ClientConfig {
     pub(crate) extra_root_certs_pem: Vec<u8>,
     pub(crate) allow_insecure_http: bool,
     pub(crate) token_provider: Option<TokenProvider>,
+    pub(crate) idle_watch: bool,
 }
 
 impl ClientConfig {
@@ -83,6 +84,7 @@ impl ClientConfig {
             extra_root_certs_pem: Vec::new(),
             allow_insecure_http: false,
             token_provider: None,
+            idle_watch: false,
         }
     }
 
@@ -121,6 +123,18 @@ impl ClientConfig {
     /// The long-poll window asked of the server (`Timeout-Seconds`, 1..=600 s, default 120 s).
     pub fn with_long_poll(mut self, t: Duration) -> Self {
         self.long_poll = t;
+        self
+    }
+
+    /// Keep listening between turns (default off): after a turn, the chat's reader holds a
+    /// long-poll on `.out` (one socket per idle chat, woken by the server's pings; at the end of
+    /// each window one `GET` of the session), so that a session closed by someone else is reported
+    /// as [`crate::Event::SessionClosed`] while the chat is idle too. Off, nothing is held between
+    /// turns, and such a close is noticed at the next send (`ErrorKind::SessionClosed`). A send
+    /// ends the watch and subscribes for its turn as usual; turns other clients drive on the same
+    /// chat meanwhile are skipped.
+    pub fn with_idle_watch(mut self, watch: bool) -> Self {
+        self.idle_watch = watch;
         self
     }
 

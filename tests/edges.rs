@@ -279,3 +279,52 @@ fn restore_mid_turn_keeps_one_text_part() {
         assert_eq!(texts[0]["text"], slow_text(40));
     });
 }
+
+fn watching_client(server: &DevServer) -> Client {
+    Client::new(config(server).with_long_poll(Duration::from_secs(1)).with_idle_watch(true)).expect("client")
+}
+
+/// With the idle watch, a session closed by someone else between turns is reported while the
+/// chat is idle — from the agent's `session-closed` record, or, when the server writes nothing,
+/// from the session check at the end of a window.
+#[test]
+fn idle_watch_hears_a_close_between_turns() {
+    for writes_nothing in [false, true] {
+        both_modes(|mode| {
+            let server = server(mode);
+            server.set_faults(Faults { close_writes_nothing: writes_nothing, ..Faults::default() });
+            let chat = open(&watching_client(&server));
+            chat.send_text("one turn first").unwrap();
+            collect_turn(&chat);
+            let other = client(&server).open(ChatOptions::new("demo").with_chat_id(chat.chat_id())).unwrap();
+            other.close_session(Some("closed while idle")).unwrap();
+            let event = chat.next_event(WAIT).expect("the idle chat hears of the close");
+            assert_eq!(event, Event::SessionClosed { reason: Some("closed while idle".into()) }, "writes nothing: {writes_nothing}");
+            assert_eq!(chat.send_text("hello?").unwrap_err().kind(), ErrorKind::SessionClosed);
+        });
+    }
+}
+
+/// With the idle watch, turns go on as before: each send ends the watch and gets exactly its
+/// own reply, and a turn another client drives on the same chat meanwhile is not delivered.
+#[test]
+fn idle_watch_keeps_conversations_exact() {
+    both_modes(|mode| {
+        let server = server(mode);
+        let chat = open(&watching_client(&server));
+        for i in 0..5 {
+            chat.send_text(&format!("message {i}")).unwrap();
+            let turn = collect_turn(&chat);
+            assert_eq!(turn.text, format!("You said: message {i}"));
+            assert!(turn.others.is_empty(), "{:?}", turn.others);
+        }
+        // Another client drives a turn while this chat idles: nothing of it reaches this chat.
+        let other = client(&server).open(ChatOptions::new("demo").with_chat_id(chat.chat_id())).unwrap();
+        other.send_text("from elsewhere").unwrap();
+        assert_eq!(collect_turn(&other).text, "You said: from elsewhere");
+        assert_eq!(chat.next_event(Duration::from_millis(300)), None);
+        chat.send_text("back here").unwrap();
+        assert_eq!(collect_turn(&chat).text, "You said: back here");
+        assert_eq!(in_messages(&server, chat.session_id()).len(), 7);
+    });
+}

@@ -38,6 +38,7 @@ pub struct tchat_client_options {
     root_certs_pem: Vec<u8>,
     allow_insecure_http: bool,
     token_provider: Option<Arc<TokenProvider>>,
+    idle_watch: bool,
 }
 
 /// Asked for a fresh token when the server answers 401/403 (e.g. an expired public access token).
@@ -120,6 +121,7 @@ impl tchat_client_options {
             config = config.with_extra_root_certs_pem(self.root_certs_pem.clone());
         }
         config = config.with_insecure_http(self.allow_insecure_http);
+        config = config.with_idle_watch(self.idle_watch);
         if let Some(provider) = &self.token_provider {
             let provider = provider.clone();
             config = config.with_token_provider(Arc::new(move |chat_id: &str| provider.call(chat_id)));
@@ -231,6 +233,20 @@ pub unsafe extern "C" fn tchat_client_options_set_stall_timeout_ms(
     ffi_boundary!({
         let options = unsafe { arg_mut(options, "options") }?;
         options.stall_timeout_ms = Some(positive(timeout_ms, "timeout_ms")?);
+        Ok(())
+    })
+}
+
+/// Keep listening between turns (default false): the chat holds a long-poll on `.out` while idle
+/// (one socket per chat, woken only by the server's pings; one `GET` of the session per window),
+/// so that a session closed by someone else arrives as a `TCHAT_EVENT_KIND_SESSION_CLOSED` event
+/// between turns too. Without it such a close is noticed at the next send
+/// (`TCHAT_SESSION_CLOSED`). A send ends the watch and subscribes for its turn as usual.
+#[no_mangle]
+pub unsafe extern "C" fn tchat_client_options_set_idle_watch(options: *mut tchat_client_options, watch: bool) -> tchat_status {
+    ffi_boundary!({
+        let options = unsafe { arg_mut(options, "options") }?;
+        options.idle_watch = watch;
         Ok(())
     })
 }

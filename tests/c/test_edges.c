@@ -240,6 +240,49 @@ static void test_restore_mid_turn_one_text_part(tchat_client *client) {
     CHECK_STATUS(tchat_chat_free(restored), TCHAT_OK);
 }
 
+static void test_idle_watch_hears_a_close(void) {
+    tchat_client *client = NULL;
+    tchat_client_options *o = tchat_client_options_new();
+    tchat_chat *chat, *other = NULL;
+    tchat_event *ev;
+    char *state = NULL;
+    t_turn turn;
+    t_section("with the idle watch, a close by someone else between turns: session-closed event");
+    CHECK_STATUS(tchat_client_options_set_base_url(o, getenv("TRIGGER_API_URL")), TCHAT_OK);
+    CHECK_STATUS(tchat_client_options_set_token(o, t_env("TRIGGER_SECRET_KEY", "tr_dev_tchat_local")), TCHAT_OK);
+    CHECK_STATUS(tchat_client_options_set_long_poll_seconds(o, 1), TCHAT_OK);
+    CHECK_STATUS(tchat_client_options_set_idle_watch(o, true), TCHAT_OK);
+    CHECK_STATUS(tchat_client_options_set_idle_watch(NULL, true), TCHAT_INVALID_ARGUMENT);
+    CHECK_STATUS(tchat_client_new(o, &client), TCHAT_OK);
+    tchat_client_options_free(o);
+    if (!client) return;
+    chat = t_open(client, NULL);
+    if (!chat) {
+        CHECK(chat != NULL);
+        tchat_client_free(client);
+        return;
+    }
+    t_turn_reset(&turn);
+    CHECK_STATUS(tchat_chat_send_text(chat, "before the close"), TCHAT_OK);
+    CHECK(t_poll_turn(chat, &turn, T_TURN_MS));
+    CHECK_STATUS(tchat_chat_save_state(chat, &state), TCHAT_OK);
+    CHECK_STATUS(tchat_chat_restore(client, state, &other), TCHAT_OK);
+    tchat_string_free(state);
+    if (other) {
+        CHECK_STATUS(tchat_chat_close_session(other, "closed while idle"), TCHAT_OK);
+        CHECK_STATUS(tchat_chat_free(other), TCHAT_OK);
+    }
+    ev = next_non_chunk(chat, T_TURN_MS);
+    CHECK(ev != NULL);
+    if (ev) {
+        CHECK(tchat_event_get_kind(ev) == TCHAT_EVENT_KIND_SESSION_CLOSED);
+        CHECK_STR(tchat_event_session_closed_reason(ev), "closed while idle");
+        tchat_event_free(ev);
+    }
+    CHECK_STATUS(tchat_chat_free(chat), TCHAT_OK);
+    tchat_client_free(client);
+}
+
 int main(void) {
     tchat_client *client = quick_client();
     test_reopen(client);
@@ -247,6 +290,7 @@ int main(void) {
     test_closed_silently_elsewhere(client);
     test_approval_continues_the_message(client);
     test_restore_mid_turn_one_text_part(client);
+    test_idle_watch_hears_a_close();
     tchat_client_free(client);
     return t_finish();
 }
