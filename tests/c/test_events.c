@@ -6,39 +6,6 @@
  */
 #include "testlib.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
-/* POSTs `json` to `path` on the devserver; returns the HTTP status, or -1. */
-static int devserver_post(const char *path, const char *json) {
-    const char *url = getenv("TRIGGER_API_URL");
-    char req[2048], resp[512];
-    int port = 0, fd, status = -1;
-    ssize_t n;
-    struct sockaddr_in addr;
-    if (!url || sscanf(url, "http://127.0.0.1:%d", &port) != 1) return -1;
-    fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0) return -1;
-    memset(&addr, 0, sizeof addr);
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons((unsigned short)port);
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(fd, (struct sockaddr *)&addr, sizeof addr) == 0) {
-        int len = snprintf(req, sizeof req,
-                           "POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-                           "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
-                           path, strlen(json), json);
-        if (write(fd, req, (size_t)len) == len && (n = read(fd, resp, sizeof resp - 1)) > 0) {
-            resp[n] = '\0';
-            sscanf(resp, "HTTP/1.1 %d", &status);
-        }
-    }
-    close(fd);
-    return status;
-}
-
 /* Collects a turn by polling, also counting the other event kinds. */
 typedef struct {
     t_turn turn;
@@ -113,11 +80,11 @@ static void test_reconnect(tchat_client *client) {
         CHECK(chat != NULL);
         return;
     }
-    CHECK(devserver_post("/__devserver/faults", "{\"out_drop_after_records\":6}") == 200);
+    CHECK(t_devserver_post("/__devserver/faults", "{\"out_drop_after_records\":6}") == 200);
     memset(&l, 0, sizeof l);
     CHECK_STATUS(tchat_chat_send_text(chat, "/slow 30"), TCHAT_OK);
     log_until(chat, &l, T_TURN_MS);
-    devserver_post("/__devserver/faults", "{}");
+    t_devserver_post("/__devserver/faults", "{}");
     want[0] = '\0';
     for (i = 1; i <= 30; i++) {
         char tick[32];

@@ -17,6 +17,11 @@
 #include <string.h>
 #include <time.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include "tchat.h"
 
 static int t_passed;
@@ -275,5 +280,33 @@ static inline int t_sink_wait(t_sink *s, long timeout_ms) {
 
 /* Long waits: the tests also run under valgrind, which is many times slower. */
 #define T_TURN_MS 60000
+
+/* POSTs (for the devserver's test routes, e.g. /__devserver/faults) `json` to `path` on the devserver; returns the HTTP status, or -1. */
+static inline int t_devserver_post(const char *path, const char *json) {
+    const char *url = getenv("TRIGGER_API_URL");
+    char req[2048], resp[512];
+    int port = 0, fd, status = -1;
+    ssize_t n;
+    struct sockaddr_in addr;
+    if (!url || sscanf(url, "http://127.0.0.1:%d", &port) != 1) return -1;
+    fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) return -1;
+    memset(&addr, 0, sizeof addr);
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons((unsigned short)port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd, (struct sockaddr *)&addr, sizeof addr) == 0) {
+        int len = snprintf(req, sizeof req,
+                           "POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                           "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
+                           path, strlen(json), json);
+        if (write(fd, req, (size_t)len) == len && (n = read(fd, resp, sizeof resp - 1)) > 0) {
+            resp[n] = '\0';
+            sscanf(resp, "HTTP/1.1 %d", &status);
+        }
+    }
+    close(fd);
+    return status;
+}
 
 #endif /* TCHAT_TESTLIB_H */

@@ -8,16 +8,10 @@
 // `conformance: N passed, N failed`; the exit code is non-zero when anything failed.
 
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { createInterface } from "node:readline";
-import { fileURLToPath } from "node:url";
-import path from "node:path";
+import { killDevservers, loopbackOnlyFetch, sleep, startDevserver, withTimeout } from "./lib.mjs";
 
-const HERE = path.dirname(fileURLToPath(import.meta.url));
-const REPO = path.resolve(HERE, "..", "..");
 const SECRET_KEY = "tr_dev_tchat_local";
 const STEP_TIMEOUT_MS = 20_000;
-const STARTUP_TIMEOUT_MS = 10_000;
 const WATCHDOG_MS = 180_000;
 
 // Hermetic: no ambient Trigger.dev configuration (keys, URLs, branches, deployment ids).
@@ -27,62 +21,6 @@ for (const k of Object.keys(process.env)) {
 
 // ─── the devserver ────────────────────────────────────────────────────────────────────────
 
-let child;
-
-function killDevserver() {
-  if (child && child.exitCode === null && child.signalCode === null) {
-    try {
-      child.kill("SIGKILL");
-    } catch {}
-  }
-}
-process.on("exit", killDevserver);
-for (const sig of ["SIGINT", "SIGTERM"]) {
-  process.on(sig, () => {
-    killDevserver();
-    process.exit(130);
-  });
-}
-
-async function startDevserver() {
-  const bin = process.env.TCHAT_DEVSERVER || path.join(REPO, "target", "release", "tchat-devserver");
-  child = spawn(bin, ["--addr", "127.0.0.1:0", "--delta-delay-ms", "2", "--ping-interval-ms", "500"], {
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  const firstLine = new Promise((resolve, reject) => {
-    child.once("error", reject);
-    child.once("exit", (code, sig) => reject(new Error(`devserver exited early (code ${code}, signal ${sig})`)));
-    createInterface({ input: child.stdout }).once("line", resolve);
-  });
-  const line = await withTimeout(firstLine, STARTUP_TIMEOUT_MS, "devserver startup");
-  const m = /^tchat-devserver listening on (http:\/\/127\.0\.0\.1:\d+)$/.exec(line);
-  if (!m) throw new Error(`unexpected first line from the devserver: ${JSON.stringify(line)}`);
-  child.stdout.resume(); // keep draining stdout so the server never blocks on a full pipe
-  return m[1];
-}
-
-// ─── helpers ──────────────────────────────────────────────────────────────────────────────
-
-function withTimeout(promise, ms, what) {
-  let timer;
-  const timeout = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-/** Refuses anything but loopback, so the SDK can never reach the internet from here. */
-function loopbackOnlyFetch(realFetch) {
-  return (input, init) => {
-    const url = new URL(typeof input === "string" ? input : input instanceof URL ? input.href : input.url);
-    if (url.hostname !== "127.0.0.1" && url.hostname !== "localhost" && url.hostname !== "[::1]") {
-      return Promise.reject(new Error(`conformance: refusing non-loopback request to ${url.origin}`));
-    }
-    return realFetch(input, init);
-  };
-}
 
 /** Reads a chunk stream to its end. */
 async function readAll(readable) {
@@ -185,8 +123,8 @@ async function step(name, fn) {
 }
 
 async function main() {
-  globalThis.fetch = loopbackOnlyFetch(globalThis.fetch);
-  const baseURL = await startDevserver();
+  globalThis.fetch = loopbackOnlyFetch(globalThis.fetch, "conformance");
+  const baseURL = await startDevserver(["--delta-delay-ms", "2", "--ping-interval-ms", "500"]);
   console.log(`# devserver at ${baseURL}`);
 
   const { configure, sessions, runs } = await import("@trigger.dev/sdk");
@@ -430,7 +368,7 @@ const watchdog = setTimeout(() => {
 
 function finish() {
   clearTimeout(watchdog);
-  killDevserver();
+  killDevservers();
   const passed = results.filter((r) => r.ok).length;
   const failed = results.length - passed;
   console.log(`conformance: ${passed} passed, ${failed} failed`);

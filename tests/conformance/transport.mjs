@@ -13,16 +13,10 @@
 // code is non-zero when anything failed.
 
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { createInterface } from "node:readline";
-import { fileURLToPath } from "node:url";
-import path from "node:path";
+import { killDevservers, loopbackOnlyFetch, sleep, startDevserver, withTimeout } from "./lib.mjs";
 
-const HERE = path.dirname(fileURLToPath(import.meta.url));
-const REPO = path.resolve(HERE, "..", "..");
 const SECRET_KEY = "tr_dev_tchat_local";
 const STEP_TIMEOUT_MS = 20_000;
-const STARTUP_TIMEOUT_MS = 10_000;
 const WATCHDOG_MS = 240_000;
 const DELTA_DELAY_MS = 20; // `/slow 50` streams for about a second: long enough to stop or reload mid-turn
 const IDLE_TIMEOUT_SECONDS = 1; // the second devserver's runs end after one idle second
@@ -34,64 +28,6 @@ for (const k of Object.keys(process.env)) {
 
 // ─── the devservers ───────────────────────────────────────────────────────────────────────
 
-const children = [];
-
-function killDevservers() {
-  for (const child of children) {
-    if (child.exitCode === null && child.signalCode === null) {
-      try {
-        child.kill("SIGKILL");
-      } catch {}
-    }
-  }
-}
-process.on("exit", killDevservers);
-for (const sig of ["SIGINT", "SIGTERM"]) {
-  process.on(sig, () => {
-    killDevservers();
-    process.exit(130);
-  });
-}
-
-async function startDevserver(extraArgs = []) {
-  const bin = process.env.TCHAT_DEVSERVER || path.join(REPO, "target", "release", "tchat-devserver");
-  const args = ["--addr", "127.0.0.1:0", "--delta-delay-ms", String(DELTA_DELAY_MS), "--ping-interval-ms", "500", ...extraArgs];
-  const child = spawn(bin, args, { stdio: ["ignore", "pipe", "inherit"] });
-  children.push(child);
-  const firstLine = new Promise((resolve, reject) => {
-    child.once("error", reject);
-    child.once("exit", (code, sig) => reject(new Error(`devserver exited early (code ${code}, signal ${sig})`)));
-    createInterface({ input: child.stdout }).once("line", resolve);
-  });
-  const line = await withTimeout(firstLine, STARTUP_TIMEOUT_MS, "devserver startup");
-  const m = /^tchat-devserver listening on (http:\/\/127\.0\.0\.1:\d+)$/.exec(line);
-  if (!m) throw new Error(`unexpected first line from the devserver: ${JSON.stringify(line)}`);
-  child.stdout.resume(); // keep draining stdout so the server never blocks on a full pipe
-  return m[1];
-}
-
-// ─── helpers ──────────────────────────────────────────────────────────────────────────────
-
-function withTimeout(promise, ms, what) {
-  let timer;
-  const timeout = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-/** Refuses anything but loopback, so the SDK can never reach the internet from here. */
-function loopbackOnlyFetch(realFetch) {
-  return (input, init) => {
-    const url = new URL(typeof input === "string" ? input : input instanceof URL ? input.href : input.url);
-    if (url.hostname !== "127.0.0.1" && url.hostname !== "localhost" && url.hostname !== "[::1]") {
-      return Promise.reject(new Error(`transport conformance: refusing non-loopback request to ${url.origin}`));
-    }
-    return realFetch(input, init);
-  };
-}
 
 /** `/slow N` answers "tick 1", " tick 2", ... one delta per tick. */
 function slowText(n) {
@@ -387,8 +323,8 @@ async function step(name, fn, timeoutMs = STEP_TIMEOUT_MS) {
 }
 
 async function main() {
-  globalThis.fetch = loopbackOnlyFetch(globalThis.fetch);
-  const baseURL = await startDevserver();
+  globalThis.fetch = loopbackOnlyFetch(globalThis.fetch, "transport conformance");
+  const baseURL = await startDevserver(["--delta-delay-ms", String(DELTA_DELAY_MS), "--ping-interval-ms", "500"]);
   console.log(`# devserver at ${baseURL}`);
 
   const { configure, sessions, runs, auth } = await import("@trigger.dev/sdk");
@@ -631,7 +567,7 @@ async function main() {
     assert.equal(old.status, "CANCELED");
 
     // A second devserver whose runs end after one idle second.
-    const idleURL = await startDevserver(["--idle-timeout-seconds", String(IDLE_TIMEOUT_SECONDS)]);
+    const idleURL = await startDevserver(["--delta-delay-ms", String(DELTA_DELAY_MS), "--ping-interval-ms", "500", "--idle-timeout-seconds", String(IDLE_TIMEOUT_SECONDS)]);
     const idleChatId = `${chatId}-idle`;
     const idle = makeApp(sdk, idleURL, idleChatId);
     const first = await idle.chat.send("before the idle timeout");
