@@ -8,7 +8,7 @@
 // `conformance: N passed, N failed`; the exit code is non-zero when anything failed.
 
 import assert from "node:assert/strict";
-import { killDevservers, loopbackOnlyFetch, sleep, startDevserver, withTimeout } from "./lib.mjs";
+import { killDevservers, loopbackOnlyFetch, sleep, slowText, startDevserver, tickNumbers, withTimeout } from "./lib.mjs";
 
 const SECRET_KEY = "tr_dev_tchat_local";
 const STEP_TIMEOUT_MS = 20_000;
@@ -52,20 +52,6 @@ function types(chunks) {
   return chunks.map((c) => c.type);
 }
 
-/** `/slow N` answers "tick 1", " tick 2", ... one delta per tick. */
-function slowText(n) {
-  return Array.from({ length: n }, (_, i) => `tick ${i + 1}`).join(" ");
-}
-
-function tickNumbers(chunks) {
-  return chunks
-    .filter((c) => c.type === "text-delta")
-    .map((c) => {
-      const m = /^ ?tick (\d+)$/.exec(c.delta);
-      assert.ok(m, `unexpected delta ${JSON.stringify(c.delta)}`);
-      return Number(m[1]);
-    });
-}
 
 /** One well-formed, finished turn: start … finish, every delta inside an open text part. */
 function assertWholeTurn(chunks) {

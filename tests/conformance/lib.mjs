@@ -2,6 +2,7 @@
 // when the script exits, however it exits), bounded waits, and a fetch that refuses anything but
 // loopback, so the official clients can never reach the internet from here.
 
+import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
@@ -65,4 +66,19 @@ export function loopbackOnlyFetch(realFetch, label) {
     }
     return realFetch(input, init);
   };
+}
+
+/** `/slow N` answers "tick 1", " tick 2", ... one delta per tick. */
+export function slowText(n) {
+  return Array.from({ length: n }, (_, i) => `tick ${i + 1}`).join(" ");
+}
+
+export function tickNumbers(chunks) {
+  return chunks
+    .filter((c) => c.type === "text-delta")
+    .map((c) => {
+      const m = /^ ?tick (\d+)$/.exec(c.delta);
+      assert.ok(m, `unexpected delta ${JSON.stringify(c.delta)}`);
+      return Number(m[1]);
+    });
 }

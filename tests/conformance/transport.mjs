@@ -13,7 +13,7 @@
 // code is non-zero when anything failed.
 
 import assert from "node:assert/strict";
-import { killDevservers, loopbackOnlyFetch, sleep, startDevserver, withTimeout } from "./lib.mjs";
+import { killDevservers, loopbackOnlyFetch, sleep, slowText, startDevserver, tickNumbers, withTimeout } from "./lib.mjs";
 
 const SECRET_KEY = "tr_dev_tchat_local";
 const STEP_TIMEOUT_MS = 20_000;
@@ -26,23 +26,6 @@ for (const k of Object.keys(process.env)) {
   if (k.startsWith("TRIGGER_")) delete process.env[k];
 }
 
-// ─── the devservers ───────────────────────────────────────────────────────────────────────
-
-
-/** `/slow N` answers "tick 1", " tick 2", ... one delta per tick. */
-function slowText(n) {
-  return Array.from({ length: n }, (_, i) => `tick ${i + 1}`).join(" ");
-}
-
-function tickNumbers(chunks) {
-  return chunks
-    .filter((c) => c.type === "text-delta")
-    .map((c) => {
-      const m = /^ ?tick (\d+)$/.exec(c.delta);
-      assert.ok(m, `unexpected delta ${JSON.stringify(c.delta)}`);
-      return Number(m[1]);
-    });
-}
 
 const types = (chunks) => chunks.map((c) => c.type).join(",");
 const textsOf = (message) => (message?.parts ?? []).filter((p) => p.type === "text").map((p) => p.text);
