@@ -96,7 +96,10 @@ typedef enum tchat_event_kind {
   // `tchat_chat_close_session`.
   TCHAT_EVENT_KIND_SESSION_CLOSED = 5,
   // The stream dropped and tchat reconnects after a delay, resuming after the last record:
-  // `tchat_event_reconnect_attempt`, `tchat_event_reconnect_delay_ms`.
+  // `tchat_event_reconnect_attempt`, `tchat_event_reconnect_delay_ms`, and what failed:
+  // `tchat_event_reconnect_cause`, `tchat_event_reconnect_http_status`. While the network or the
+  // service is down one arrives per attempt; a turn in flight waits on unless the client's
+  // reconnect limit (`tchat_client_options_set_reconnect_limit_ms`) ends it with an error event.
   TCHAT_EVENT_KIND_RECONNECTING = 6,
   // Streaming stopped on an error no reconnect can fix (auth, session gone, protocol), or the
   // turn in flight is over without its turn-complete: `TCHAT_RUN_ENDED` when the agent's run died
@@ -105,6 +108,9 @@ typedef enum tchat_event_kind {
   // run cannot be read). Sending a new message subscribes again: `tchat_event_error_status`,
   // `tchat_event_error_http_status`, `tchat_event_error_message`.
   TCHAT_EVENT_KIND_ERROR = 7,
+  // The stream is connected again after `TCHAT_EVENT_KIND_RECONNECTING` events; the turn goes on:
+  // `tchat_event_reconnect_attempt` (how many reconnects it took).
+  TCHAT_EVENT_KIND_CONNECTED = 8,
 } tchat_event_kind;
 
 // How important a log message is (lower is more important).
@@ -264,14 +270,27 @@ enum tchat_status tchat_client_options_set_connect_timeout_ms(struct tchat_clien
                                                               uint64_t timeout_ms);
 
 // How long to wait for response headers after sending a request, in milliseconds (default 30000;
-// must be > 0).
+// must be > 0). Every REST call (create session, append, close, trigger, run status) has one
+// deadline of connect timeout + response timeout for all of it, headers and body: a server that
+// answers its headers and then a silent or trickling body is cut there, and the call retried.
 enum tchat_status tchat_client_options_set_response_timeout_ms(struct tchat_client_options *options,
                                                                uint64_t timeout_ms);
 
-// How long a chat's stream may go without a record (pings do not count) before it is considered
-// dead and reconnected, in milliseconds (default 60000; must be > 0).
+// How long a chat's stream may go without a record while a turn is in flight before it is
+// considered dead and reconnected from its cursor, in milliseconds (default 60000; must be > 0).
+// Counted in records: pings, comments, unknown events and partial lines do not reset it, so a
+// stall is caught within this timeout plus the gap to the next byte; a connection that sends no
+// byte at all for this long (also an idle watch between turns) is dead too.
 enum tchat_status tchat_client_options_set_stall_timeout_ms(struct tchat_client_options *options,
                                                             uint64_t timeout_ms);
+
+// How long a turn in flight may go without a working stream, reconnecting all along, before it
+// ends with a `TCHAT_EVENT_KIND_ERROR` event (status `TCHAT_NETWORK`, or `TCHAT_HTTP` with the last
+// status) instead of waiting on, in milliseconds; 0 (the default) waits for as long as it takes,
+// with one `TCHAT_EVENT_KIND_RECONNECTING` event per attempt and `TCHAT_EVENT_KIND_CONNECTED` when
+// the stream is back.
+enum tchat_status tchat_client_options_set_reconnect_limit_ms(struct tchat_client_options *options,
+                                                              uint64_t limit_ms);
 
 // Keep listening between turns (default false): the chat holds a long-poll on `.out` while idle
 // (one socket per chat, woken only by the server's pings; one `GET` of the session per window),
@@ -289,6 +308,14 @@ enum tchat_status tchat_client_options_set_long_poll_seconds(struct tchat_client
 // The retry policy of REST calls (session creation, sends): `max_attempts` attempts in all
 // (>= 1; 1 = no retry), waiting `base_delay_ms` before the second, growing by 1.6x per attempt up
 // to `max_delay_ms`. Default: 5 attempts, 1000 ms, 30000 ms (as the official client).
+//
+// So a blocking call returns within: `max_attempts` × (connect timeout + response timeout), plus
+// the waits between attempts (each `min(base_delay_ms × 1.6^(n-1), max_delay_ms)`, or a 429's
+// `x-ratelimit-reset`, capped at `max_delay_ms`) — with the defaults 5 × 40 s + 1 + 1.6 + 2.56 +
+// 4.1 s ≈ 209 s for one REST call. `tchat_chat_open` makes one or two such calls (create the
+// session; with client-managed runs also trigger the run; a reopened chat reads `.out`'s
+// records); a send makes one append (client-managed runs: also a run check), after waiting up to
+// connect + response timeout for its stream to connect.
 enum tchat_status tchat_client_options_set_retry(struct tchat_client_options *options,
                                                  uint32_t max_attempts,
                                                  uint64_t base_delay_ms,
@@ -613,13 +640,22 @@ size_t tchat_event_pending_approval_count(const struct tchat_event *ev);
 const char *tchat_event_pending_approval_id(const struct tchat_event *ev,
                                             size_t index);
 
-// `TCHAT_EVENT_KIND_RECONNECTING`: 1 for the first reconnect after a record arrived, then 2, 3...
-// 0 for other kinds.
+// `TCHAT_EVENT_KIND_RECONNECTING`: 1 for the first reconnect after a record arrived, then 2, 3...;
+// `TCHAT_EVENT_KIND_CONNECTED`: how many reconnects it took. 0 for other kinds.
 uint32_t tchat_event_reconnect_attempt(const struct tchat_event *ev);
 
 // `TCHAT_EVENT_KIND_RECONNECTING`: how long tchat waits before reconnecting, in milliseconds. 0 for
 // other kinds.
 uint64_t tchat_event_reconnect_delay_ms(const struct tchat_event *ev);
+
+// `TCHAT_EVENT_KIND_RECONNECTING`: what failed — the HTTP method, path, status and the server's
+// text, or the network error, or why a stream was given up (a stall, a cut body); never contains
+// a token. NULL for other kinds. Borrowed from the event.
+const char *tchat_event_reconnect_cause(const struct tchat_event *ev);
+
+// `TCHAT_EVENT_KIND_RECONNECTING`: the HTTP status behind the failure (e.g. 503), or 0 for a
+// network failure or a cut stream (also for other kinds).
+int tchat_event_reconnect_http_status(const struct tchat_event *ev);
 
 // `TCHAT_EVENT_KIND_SESSION_CLOSED`: why the session was closed, if the server said; NULL otherwise.
 // Borrowed from the event.

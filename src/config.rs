@@ -65,6 +65,7 @@ pub struct ClientConfig {
     pub(crate) allow_insecure_http: bool,
     pub(crate) token_provider: Option<TokenProvider>,
     pub(crate) idle_watch: bool,
+    pub(crate) reconnect_limit: Option<Duration>,
 }
 
 impl ClientConfig {
@@ -85,6 +86,7 @@ impl ClientConfig {
             allow_insecure_http: false,
             token_provider: None,
             idle_watch: false,
+            reconnect_limit: None,
         }
     }
 
@@ -135,6 +137,14 @@ impl ClientConfig {
     /// chat meanwhile are skipped.
     pub fn with_idle_watch(mut self, watch: bool) -> Self {
         self.idle_watch = watch;
+        self
+    }
+
+    /// How long a turn in flight may go without a working stream (reconnecting all along) before
+    /// it ends with an [`crate::Event::Error`] instead of waiting on; `None` (the default) waits for
+    /// as long as it takes, telling the application through `Reconnecting`/`Connected` events.
+    pub fn with_reconnect_limit(mut self, limit: Option<Duration>) -> Self {
+        self.reconnect_limit = limit;
         self
     }
 

@@ -32,6 +32,15 @@ pub enum Event {
         attempt: u32,
         /// How long tchat waits before reconnecting.
         delay: Duration,
+        /// What failed: the server's status and text, or the network error.
+        cause: String,
+        /// The HTTP status behind the failure; `None` for a network failure or a cut stream.
+        status: Option<u16>,
+    },
+    /// The stream is connected again after [`Event::Reconnecting`] events: the turn goes on.
+    Connected {
+        /// How many reconnects it took.
+        attempts: u32,
     },
     /// Streaming stopped on an error no reconnect can fix (auth, session gone, protocol).
     /// Sending a new message subscribes again.

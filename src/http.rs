@@ -269,7 +269,9 @@ fn build_agent(config: &ClientConfig, for_stream: bool) -> Result<Agent> {
     let builder = if for_stream {
         builder.timeout_per_read(Some(config.stall_timeout)).max_idle_connections(0)
     } else {
-        builder
+        // A REST call has one deadline for all of it, connect to the body's last byte: a server that
+        // sends its headers and then a silent or trickling body cannot hold a send or an open.
+        builder.timeout_global(Some(config.connect_timeout + config.response_timeout))
     };
     Ok(builder.build().new_agent())
 }

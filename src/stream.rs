@@ -62,7 +62,7 @@ pub(crate) fn reader_main(shared: Arc<Shared>, ctl: Receiver<Ctl>) {
         // A request that raced with the end of the last turn finds nothing to wait for.
         if shared.conv().turn_in_flight {
             log_at!(Level::Debug, "chat {}: subscribing to .out (peek settled: {peek})", shared.chat_id);
-            let mut sub = Subscription { shared: &shared, ctl: &ctl, peek_settled: peek, token_used: Secret::default() };
+            let mut sub = Subscription { shared: &shared, ctl: &ctl, peek_settled: peek, token_used: Secret::default(), reconnects_announced: 0 };
             if sub.run() == Flow::Exit {
                 return;
             }
@@ -134,7 +134,7 @@ fn watch_idle(shared: &Shared, ctl: &Receiver<Ctl>) -> Option<Ctl> {
 
 /// One idle-watch connection; see [`watch_idle`].
 fn watch_once(shared: &Shared, ctl: &Receiver<Ctl>) -> Watch {
-    let mut sub = Subscription { shared, ctl, peek_settled: false, token_used: Secret::default() };
+    let mut sub = Subscription { shared, ctl, peek_settled: false, token_used: Secret::default(), reconnects_announced: 0 };
     let response = match sub.connect() {
         Ok(r) => r,
         Err(Connect::Status { status: 401 | 403, .. }) if shared.refreshed_token(&sub.token_used).is_some() => {
@@ -209,8 +209,8 @@ enum End {
     LongPollOver,
     /// The turn(s) we waited for are complete.
     TurnsDone,
-    /// The connection failed; reconnect with backoff.
-    Failed(String),
+    /// The connection failed (why, and the HTTP status if one said so); reconnect with backoff.
+    Failed(String, Option<u16>),
     /// The chat is cancelled.
     Cancelled,
     /// A stream-level error no reconnect fixes.
@@ -228,6 +228,8 @@ struct Subscription<'a> {
     /// The token of the last `.out` request: a 401 refreshes from this one, not from whatever the
     /// shared state holds by then.
     token_used: Secret,
+    /// `Reconnecting` events since the stream last spoke: a `Connected` follows when it does.
+    reconnects_announced: u32,
 }
 
 impl Subscription<'_> {
@@ -236,6 +238,9 @@ impl Subscription<'_> {
         let mut auth_retried = false;
         // Long-poll windows in a row that brought no record while a turn was awaited.
         let mut empty_windows = 0u32;
+        // Since when the stream has not worked.
+        let mut outage_since: Option<Instant> = None;
+        let reconnect_limit = self.shared.client.http.config().reconnect_limit;
         loop {
             if self.shared.is_cancelled() {
                 return Flow::Exit;
@@ -267,15 +272,16 @@ impl Subscription<'_> {
                             End::Fatal(err)
                         }
                         400 | 401 | 403 | 404 | 409 | 410 | 422 => End::Fatal(err),
-                        _ => End::Failed(err.message().to_owned()),
+                        _ => End::Failed(err.message().to_owned(), Some(status)),
                     }
                 }
-                Err(Connect::Network(e)) => End::Failed(e.message().to_owned()),
+                Err(Connect::Network(e)) => End::Failed(e.message().to_owned(), None),
                 Err(Connect::Cancelled) => End::Cancelled,
             };
             if got_records {
                 failures = 0;
                 empty_windows = 0;
+                outage_since = None;
             }
             match end {
                 End::Cancelled => return Flow::Exit,
@@ -340,11 +346,29 @@ impl Subscription<'_> {
                         }
                     }
                 }
-                End::Failed(why) => {
+                End::Failed(why, status) => {
+                    let since = *outage_since.get_or_insert_with(Instant::now);
+                    if let Some(limit) = reconnect_limit.filter(|l| since.elapsed() >= *l) {
+                        // The application asked not to wait on: the turn is over.
+                        let message = format!(
+                            "no stream for {:?} ({} reconnects; the last failure: {why}): giving up the turn after the reconnect limit of {limit:?}",
+                            since.elapsed(),
+                            failures
+                        );
+                        let e = match status {
+                            Some(s) => Error::http(ErrorKind::Http, s, message),
+                            None => Error::new(ErrorKind::Network, message),
+                        };
+                        log_at!(Level::Warn, "chat {}: {}", self.shared.chat_id, e);
+                        self.shared.conv().end_turns();
+                        self.shared.emit(Event::Error(e));
+                        return Flow::Idle;
+                    }
                     failures += 1;
+                    self.reconnects_announced += 1;
                     let delay = backoff(failures);
                     log_at!(Level::Info, "chat {}: .out dropped ({}); reconnect {} in {:?}", self.shared.chat_id, why, failures, delay);
-                    self.shared.emit(Event::Reconnecting { attempt: failures, delay });
+                    self.shared.emit(Event::Reconnecting { attempt: failures, delay, cause: why, status });
                     if self.wait(delay) {
                         return Flow::Exit;
                     }
@@ -424,18 +448,22 @@ impl Subscription<'_> {
                     return if self.shared.is_cancelled() {
                         End::Cancelled
                     } else {
-                        End::Failed("connection closed before [DONE]".into())
+                        End::Failed("connection closed before [DONE]".into(), None)
                     };
                 }
                 Ok(n) => n,
                 Err(e) => {
-                    return if self.shared.is_cancelled() { End::Cancelled } else { End::Failed(format!("read: {e}")) };
+                    return if self.shared.is_cancelled() { End::Cancelled } else { End::Failed(format!("read: {e}"), None) };
                 }
             };
             if self.shared.is_cancelled() {
                 return End::Cancelled;
             }
             let fed = parser.feed(&buf[..n], |ev| decoder.decode_event(ev.event, ev.data, &mut items));
+            // The stream is back once it speaks again (a record, a ping, a window's end).
+            if !items.is_empty() && self.reconnects_announced > 0 {
+                self.shared.emit(Event::Connected { attempts: std::mem::take(&mut self.reconnects_announced) });
+            }
             // The cursor moves item by item, before each is handed on: a save_state from the
             // callback then includes the record it is looking at and nothing after it, and the
             // items left behind when a turn-complete ends the connection are fetched again.
@@ -450,6 +478,13 @@ impl Subscription<'_> {
             // Records that yield no item (S2 commands, duplicates) still move the cursor.
             if let Some(cursor) = decoder.cursor() {
                 self.shared.conv().last_event_id = Some(cursor);
+            }
+            // The stall timeout counts records, not bytes: pings, comments, unknown events and
+            // partial lines keep a connection busy without feeding the turn. Checked after every
+            // read, so a trickle is caught within the stall timeout plus the gap to its next byte;
+            // a silent socket ends with the per-read timeout (the stall timeout) after its last byte.
+            if self.shared.conv().turn_in_flight && last_record.elapsed() > stall {
+                return End::Failed(format!("no record for {stall:?} (stall)"), None);
             }
             if let Err(e) = fed {
                 return End::Fatal(Error::protocol(format!(".out stream: {e}")));
@@ -479,12 +514,12 @@ impl Subscription<'_> {
                     return Some(End::TurnsDone);
                 }
                 if last_record.elapsed() > stall {
-                    return Some(End::Failed(format!("no record for {stall:?} (stall)")));
+                    return Some(End::Failed(format!("no record for {stall:?} (stall)"), None));
                 }
                 None
             }
             StreamItem::Done => Some(End::LongPollOver),
-            StreamItem::ServerError { message } => Some(End::Failed(format!("server error event: {message}"))),
+            StreamItem::ServerError { message } => Some(End::Failed(format!("server error event: {message}"), None)),
             StreamItem::DecodeError { seq_num, message } => {
                 *got_records |= seq_num.is_some();
                 log_at!(Level::Warn, "chat {}: undecodable record {:?} skipped: {}", self.shared.chat_id, seq_num, message);

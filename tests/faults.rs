@@ -99,6 +99,33 @@ fn a_stalled_stream_is_reconnected() {
     assert_same_transcript(&turn, &want);
 }
 
+/// A stall masked by bytes that are no record — comment lines, an unknown event type, one byte
+/// at a time — is a stall all the same: reconnected within the stall timeout plus a backoff,
+/// long before the 5-second stall ends, with the transcript unchanged and the message sent once.
+#[test]
+fn a_stall_masked_by_heartbeats_is_reconnected() {
+    let want = reference(RunMode::Server);
+    for heartbeat in ["comment", "event", "byte"] {
+        let server = server(RunMode::Server);
+        let client = tchat::Client::new(config(&server).with_stall_timeout(Duration::from_millis(400))).unwrap();
+        let chat = open(&client);
+        server.set_faults(Faults {
+            stall_next_out_ms: Some(5000),
+            stall_heartbeat: Some(heartbeat.into()),
+            stall_heartbeat_every_ms: Some(50),
+            ..Faults::default()
+        });
+        let started = std::time::Instant::now();
+        chat.send_text(MESSAGE).unwrap();
+        let turn = collect_turn(&chat);
+        let took = started.elapsed();
+        assert!(turn.others.iter().any(|e| matches!(e, Event::Reconnecting { .. })), "{heartbeat}: {:?}", turn.others);
+        assert!(took < Duration::from_millis(2500), "{heartbeat}: the turn took {took:?}");
+        assert_same_transcript(&turn, &want);
+        assert_eq!(in_messages(&server, chat.session_id()).len(), 1, "{heartbeat}: sent once");
+    }
+}
+
 #[test]
 fn tokens_expiring_mid_conversation() {
     for mode in [RunMode::Server, RunMode::Client] {
@@ -152,4 +179,98 @@ fn an_error_event_is_a_failed_connection() {
         assert_same_transcript(&turn, &want);
         assert_eq!(in_messages(&server, chat.session_id()).len(), 1, "after {n} records (x{times}): sent exactly once");
     }
+}
+
+/// A REST answer whose headers arrive and whose body never seems to finish (one byte a second,
+/// after the server did the work) is cut at the call's deadline (connect + response timeout) and
+/// retried: open and send return within the deadline plus the retries, the session exists once
+/// and the message arrives once.
+#[test]
+fn a_rest_body_that_never_finishes_is_cut_and_retried() {
+    let want = reference(RunMode::Server);
+    let server = server(RunMode::Server);
+    let config = config(&server).with_connect_timeout(Duration::from_millis(200)).with_response_timeout(Duration::from_millis(300));
+    let client = tchat::Client::new(config).unwrap();
+    let deadline = Duration::from_millis(500);
+
+    server.set_faults(Faults { slow_body_next_requests: Some(1), slow_body_ms: Some(1000), ..Faults::default() });
+    let started = std::time::Instant::now();
+    let chat = client.open(tchat::ChatOptions::new("demo").with_chat_id("slow-bodies")).unwrap();
+    let took = started.elapsed();
+    assert!(took < deadline * 3, "open took {took:?}");
+    assert!(took >= deadline, "the first answer was cut at its deadline, not read whole: {took:?}");
+    assert_eq!(server.run_ids(chat.session_id()).len(), 1, "one session, one run");
+
+    server.set_faults(Faults { slow_body_next_requests: Some(1), slow_body_ms: Some(1000), ..Faults::default() });
+    let started = std::time::Instant::now();
+    chat.send_text(MESSAGE).unwrap();
+    let took = started.elapsed();
+    assert!(took < deadline * 3, "send took {took:?}");
+    assert_same_transcript(&collect_turn(&chat), &want);
+    assert_eq!(in_messages(&server, chat.session_id()).len(), 1, "the retried append was deduped");
+}
+
+/// While the service is down, the application hears of every reconnect — the attempt, its
+/// delay and what failed — and of the stream coming back; then the turn completes unchanged.
+#[test]
+fn an_outage_is_told_then_the_turn_completes() {
+    let want = reference(RunMode::Server);
+    let server = server(RunMode::Server);
+    let chat = open(&client(&server));
+    server.set_faults(Faults { fail_next_requests: Some(4), fail_status: 503, ..Faults::default() });
+    chat.send_text(MESSAGE).unwrap();
+    let turn = collect_turn(&chat);
+    assert_same_transcript(&turn, &want);
+    let reconnects: Vec<_> = turn
+        .others
+        .iter()
+        .filter_map(|e| match e {
+            Event::Reconnecting { attempt, cause, status, .. } => Some((*attempt, cause.clone(), *status)),
+            _ => None,
+        })
+        .collect();
+    assert!(!reconnects.is_empty(), "{:?}", turn.others);
+    for (i, (attempt, cause, status)) in reconnects.iter().enumerate() {
+        assert_eq!(*attempt as usize, i + 1);
+        assert_eq!(*status, Some(503));
+        assert!(cause.contains("503"), "{cause}");
+    }
+    let last_reconnect = turn.others.iter().rposition(|e| matches!(e, Event::Reconnecting { .. })).unwrap();
+    assert!(
+        turn.others[last_reconnect..].iter().any(|e| *e == Event::Connected { attempts: reconnects.len() as u32 }),
+        "{:?}",
+        turn.others
+    );
+    assert_eq!(in_messages(&server, chat.session_id()).len(), 1);
+}
+
+/// With a reconnect limit, a turn whose stream cannot come back ends with an error event instead
+/// of waiting on; the next send works once the service is back.
+#[test]
+fn a_reconnect_limit_ends_the_turn() {
+    let server = server(RunMode::Server);
+    let client = tchat::Client::new(config(&server).with_reconnect_limit(Some(Duration::from_millis(400)))).unwrap();
+    let chat = open(&client);
+    // Every `.out` connection is cut before its first byte; REST calls still work.
+    server.set_faults(Faults { out_drop_after_bytes: Some(0), out_drop_after_bytes_times: Some(1000), ..Faults::default() });
+    let started = std::time::Instant::now();
+    chat.send_text(MESSAGE).unwrap();
+    let error = loop {
+        match chat.next_event(WAIT).expect("an event") {
+            Event::Error(e) => break e,
+            Event::Reconnecting { .. } => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    };
+    assert_eq!(error.kind(), tchat::ErrorKind::Network, "{error}");
+    assert!(error.message().contains("reconnect limit"), "{error}");
+    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+    assert!(!chat.is_turn_in_flight());
+    server.set_faults(Faults::default());
+    chat.send_text("back again").unwrap();
+    // The first message's turn ran on the server meanwhile: it is delivered first (it was never
+    // read), then this message's own.
+    let late = collect_turn(&chat);
+    assert_eq!(late.text, format!("You said: {MESSAGE}"));
+    assert_eq!(collect_turn(&chat).text, "You said: back again");
 }

@@ -33,10 +33,22 @@ pub struct Faults {
     pub fail_next_requests: Option<u32>,
     /// Status for `fail_next_requests` (default 503); 429 also carries `x-ratelimit-reset`.
     pub fail_status: u16,
+    /// The next N answers of API routes (not `.out`) are handled as usual, then sent with their
+    /// headers at once and their body one byte every `slow_body_ms`: a body that never seems to
+    /// finish, after the server already did the work (an append is stored).
+    pub slow_body_next_requests: Option<u32>,
+    /// Milliseconds between the bytes of a slow body (default 1000).
+    pub slow_body_ms: Option<u64>,
     /// The next `.out` connection sends its headers, then nothing for this many milliseconds.
     pub stall_next_out_ms: Option<u64>,
     /// How many `.out` connections `stall_next_out_ms` applies to (default 1).
     pub stall_next_out_times: Option<u32>,
+    /// What a stalled connection sends meanwhile, so that only a client counting records sees
+    /// the stall: `"comment"` (`: keepalive` lines), `"event"` (an unknown `event: heartbeat`),
+    /// or `"byte"` (a comment line written one byte at a time); nothing when unset.
+    pub stall_heartbeat: Option<String>,
+    /// Milliseconds between heartbeat writes (default 100).
+    pub stall_heartbeat_every_ms: Option<u64>,
     /// Mint every new JWT with this lifetime instead of one hour.
     pub token_ttl_secs: Option<u64>,
     /// Every JWT minted before this setting was applied is rejected as expired.
@@ -64,8 +76,12 @@ impl Default for Faults {
             out_write_chunk_bytes: None,
             fail_next_requests: None,
             fail_status: 503,
+            slow_body_next_requests: None,
+            slow_body_ms: None,
             stall_next_out_ms: None,
             stall_next_out_times: None,
+            stall_heartbeat: None,
+            stall_heartbeat_every_ms: None,
             token_ttl_secs: None,
             expire_all_tokens: false,
             kill_run_after_turn_records: None,
@@ -83,6 +99,15 @@ pub struct OutFaults {
     pub error_after_records: Option<u64>,
     pub chunk_bytes: Option<usize>,
     pub stall_ms: Option<u64>,
+    pub heartbeat: Option<Heartbeat>,
+}
+
+/// What a stalled `.out` connection writes while it withholds records.
+#[derive(Clone, Copy, Debug)]
+pub enum Heartbeat {
+    Comment { every_ms: u64 },
+    UnknownEvent { every_ms: u64 },
+    Byte { every_ms: u64 },
 }
 
 /// The live fault settings with their remaining counts.
@@ -94,6 +119,7 @@ pub struct FaultState {
     error_records_left: u32,
     stall_left: u32,
     fail_left: u32,
+    slow_body_left: u32,
     /// Tokens minted before this are treated as expired.
     pub expire_before: Option<crate::auth::Cutoff>,
 }
@@ -109,6 +135,7 @@ impl FaultState {
             times(faults.out_error_after_records, faults.out_error_after_records_times);
         self.stall_left = times(faults.stall_next_out_ms, faults.stall_next_out_times);
         self.fail_left = faults.fail_next_requests.unwrap_or(0);
+        self.slow_body_left = faults.slow_body_next_requests.unwrap_or(0);
         self.expire_before = faults
             .expire_all_tokens
             .then_some(crate::auth::Cutoff { serial: next_serial, secs: crate::clock::now_secs() });
@@ -137,6 +164,13 @@ impl FaultState {
         if self.stall_left > 0 {
             self.stall_left -= 1;
             out.stall_ms = self.faults.stall_next_out_ms;
+            let every_ms = self.faults.stall_heartbeat_every_ms.unwrap_or(100).max(1);
+            out.heartbeat = match self.faults.stall_heartbeat.as_deref() {
+                Some("comment") => Some(Heartbeat::Comment { every_ms }),
+                Some("event") => Some(Heartbeat::UnknownEvent { every_ms }),
+                Some("byte") => Some(Heartbeat::Byte { every_ms }),
+                _ => None,
+            };
         }
         out
     }
@@ -148,6 +182,15 @@ impl FaultState {
         }
         self.fail_left -= 1;
         Some(self.faults.fail_status)
+    }
+
+    /// Whether this API answer must trickle, and the gap between its bytes.
+    pub fn take_slow_body(&mut self) -> Option<std::time::Duration> {
+        if self.slow_body_left == 0 {
+            return None;
+        }
+        self.slow_body_left -= 1;
+        Some(std::time::Duration::from_millis(self.faults.slow_body_ms.unwrap_or(1000).max(1)))
     }
 
     pub fn token_ttl_secs(&self) -> Option<u64> {

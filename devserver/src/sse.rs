@@ -18,7 +18,7 @@ use tokio::time::{sleep, sleep_until, Instant};
 
 use crate::app::App;
 use crate::clock;
-use crate::faults::{OutFaults, OUT_ERROR_MESSAGE};
+use crate::faults::{Heartbeat, OutFaults, OUT_ERROR_MESSAGE};
 
 /// Most records one `batch` event carries.
 const MAX_BATCH: usize = 256;
@@ -127,6 +127,39 @@ impl Cut {
     }
 }
 
+/// Withholds records for `length`, writing `heartbeat` meanwhile (bytes that are no record).
+async fn stall(w: &mut Writer, tx: &mpsc::Sender<Chunk>, length: Duration, heartbeat: Option<Heartbeat>) -> Result<(), Gone> {
+    let end = Instant::now() + length;
+    let (every, pieces): (u64, Vec<&str>) = match heartbeat {
+        None => (u64::MAX, Vec::new()),
+        Some(Heartbeat::Comment { every_ms }) => (every_ms, vec![": keepalive\n\n"]),
+        Some(Heartbeat::UnknownEvent { every_ms }) => (every_ms, vec!["event: heartbeat\ndata: {}\n\n"]),
+        // One byte per write; the line is finished before records resume.
+        Some(Heartbeat::Byte { every_ms }) => (every_ms, vec![":", " ", "k", "\n"]),
+    };
+    let mut next = 0usize;
+    loop {
+        let now = Instant::now();
+        if now >= end {
+            break;
+        }
+        let wake = if pieces.is_empty() { end } else { (now + Duration::from_millis(every)).min(end) };
+        tokio::select! {
+            _ = sleep_until(wake) => {}
+            _ = tx.closed() => return Err(Gone),
+        }
+        if !pieces.is_empty() && Instant::now() < end {
+            w.write(pieces[next % pieces.len()].to_string()).await?;
+            next += 1;
+        }
+    }
+    // A byte heartbeat stopped mid-line: end the comment so the next event parses.
+    if matches!(heartbeat, Some(Heartbeat::Byte { .. })) && next % pieces.len() != 0 {
+        w.write("\n".to_string()).await?;
+    }
+    Ok(())
+}
+
 /// Everything one `.out` connection needs, decided by the handler.
 pub struct OutRequest {
     /// `None` for an externalId that names no session yet: an empty, idle stream.
@@ -152,10 +185,7 @@ async fn serve_inner(app: Arc<App>, req: OutRequest, tx: mpsc::Sender<Chunk>) ->
         chunk_bytes: req.faults.chunk_bytes,
     };
     if let Some(ms) = req.faults.stall_ms {
-        tokio::select! {
-            _ = sleep(Duration::from_millis(ms)) => {}
-            _ = tx.closed() => return Err(Gone),
-        }
+        stall(&mut w, &tx, Duration::from_millis(ms), req.faults.heartbeat).await?;
     }
     // The record-count faults: whichever limit is lower cuts the connection; at a tie the
     // drop wins (an aborted connection never writes the error event).

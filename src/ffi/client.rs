@@ -39,6 +39,7 @@ pub struct tchat_client_options {
     allow_insecure_http: bool,
     token_provider: Option<Arc<TokenProvider>>,
     idle_watch: bool,
+    reconnect_limit_ms: Option<u64>,
 }
 
 /// Asked for a fresh token when the server answers 401/403 (e.g. an expired public access token).
@@ -122,6 +123,7 @@ impl tchat_client_options {
         }
         config = config.with_insecure_http(self.allow_insecure_http);
         config = config.with_idle_watch(self.idle_watch);
+        config = config.with_reconnect_limit(self.reconnect_limit_ms.map(millis));
         if let Some(provider) = &self.token_provider {
             let provider = provider.clone();
             config = config.with_token_provider(Arc::new(move |chat_id: &str| provider.call(chat_id)));
@@ -210,7 +212,9 @@ pub unsafe extern "C" fn tchat_client_options_set_connect_timeout_ms(
 }
 
 /// How long to wait for response headers after sending a request, in milliseconds (default 30000;
-/// must be > 0).
+/// must be > 0). Every REST call (create session, append, close, trigger, run status) has one
+/// deadline of connect timeout + response timeout for all of it, headers and body: a server that
+/// answers its headers and then a silent or trickling body is cut there, and the call retried.
 #[no_mangle]
 pub unsafe extern "C" fn tchat_client_options_set_response_timeout_ms(
     options: *mut tchat_client_options,
@@ -223,8 +227,11 @@ pub unsafe extern "C" fn tchat_client_options_set_response_timeout_ms(
     })
 }
 
-/// How long a chat's stream may go without a record (pings do not count) before it is considered
-/// dead and reconnected, in milliseconds (default 60000; must be > 0).
+/// How long a chat's stream may go without a record while a turn is in flight before it is
+/// considered dead and reconnected from its cursor, in milliseconds (default 60000; must be > 0).
+/// Counted in records: pings, comments, unknown events and partial lines do not reset it, so a
+/// stall is caught within this timeout plus the gap to the next byte; a connection that sends no
+/// byte at all for this long (also an idle watch between turns) is dead too.
 #[no_mangle]
 pub unsafe extern "C" fn tchat_client_options_set_stall_timeout_ms(
     options: *mut tchat_client_options,
@@ -233,6 +240,23 @@ pub unsafe extern "C" fn tchat_client_options_set_stall_timeout_ms(
     ffi_boundary!({
         let options = unsafe { arg_mut(options, "options") }?;
         options.stall_timeout_ms = Some(positive(timeout_ms, "timeout_ms")?);
+        Ok(())
+    })
+}
+
+/// How long a turn in flight may go without a working stream, reconnecting all along, before it
+/// ends with a `TCHAT_EVENT_KIND_ERROR` event (status `TCHAT_NETWORK`, or `TCHAT_HTTP` with the last
+/// status) instead of waiting on, in milliseconds; 0 (the default) waits for as long as it takes,
+/// with one `TCHAT_EVENT_KIND_RECONNECTING` event per attempt and `TCHAT_EVENT_KIND_CONNECTED` when
+/// the stream is back.
+#[no_mangle]
+pub unsafe extern "C" fn tchat_client_options_set_reconnect_limit_ms(
+    options: *mut tchat_client_options,
+    limit_ms: u64,
+) -> tchat_status {
+    ffi_boundary!({
+        let options = unsafe { arg_mut(options, "options") }?;
+        options.reconnect_limit_ms = (limit_ms > 0).then_some(limit_ms);
         Ok(())
     })
 }
@@ -271,6 +295,14 @@ pub unsafe extern "C" fn tchat_client_options_set_long_poll_seconds(
 /// The retry policy of REST calls (session creation, sends): `max_attempts` attempts in all
 /// (>= 1; 1 = no retry), waiting `base_delay_ms` before the second, growing by 1.6x per attempt up
 /// to `max_delay_ms`. Default: 5 attempts, 1000 ms, 30000 ms (as the official client).
+///
+/// So a blocking call returns within: `max_attempts` × (connect timeout + response timeout), plus
+/// the waits between attempts (each `min(base_delay_ms × 1.6^(n-1), max_delay_ms)`, or a 429's
+/// `x-ratelimit-reset`, capped at `max_delay_ms`) — with the defaults 5 × 40 s + 1 + 1.6 + 2.56 +
+/// 4.1 s ≈ 209 s for one REST call. `tchat_chat_open` makes one or two such calls (create the
+/// session; with client-managed runs also trigger the run; a reopened chat reads `.out`'s
+/// records); a send makes one append (client-managed runs: also a run check), after waiting up to
+/// connect + response timeout for its stream to connect.
 #[no_mangle]
 pub unsafe extern "C" fn tchat_client_options_set_retry(
     options: *mut tchat_client_options,

@@ -31,7 +31,10 @@ pub enum tchat_event_kind {
     /// `tchat_chat_close_session`.
     SessionClosed = 5,
     /// The stream dropped and tchat reconnects after a delay, resuming after the last record:
-    /// `tchat_event_reconnect_attempt`, `tchat_event_reconnect_delay_ms`.
+    /// `tchat_event_reconnect_attempt`, `tchat_event_reconnect_delay_ms`, and what failed:
+    /// `tchat_event_reconnect_cause`, `tchat_event_reconnect_http_status`. While the network or the
+    /// service is down one arrives per attempt; a turn in flight waits on unless the client's
+    /// reconnect limit (`tchat_client_options_set_reconnect_limit_ms`) ends it with an error event.
     Reconnecting = 6,
     /// Streaming stopped on an error no reconnect can fix (auth, session gone, protocol), or the
     /// turn in flight is over without its turn-complete: `TCHAT_RUN_ENDED` when the agent's run died
@@ -40,6 +43,9 @@ pub enum tchat_event_kind {
     /// run cannot be read). Sending a new message subscribes again: `tchat_event_error_status`,
     /// `tchat_event_error_http_status`, `tchat_event_error_message`.
     Error = 7,
+    /// The stream is connected again after `TCHAT_EVENT_KIND_RECONNECTING` events; the turn goes on:
+    /// `tchat_event_reconnect_attempt` (how many reconnects it took).
+    Connected = 8,
 }
 
 /// Text copied out of an event, NUL-terminated for C, with its exact length (a delta may contain
@@ -89,6 +95,8 @@ pub struct tchat_event {
     approvals: Vec<CText>,
     attempt: u32,
     delay_ms: u64,
+    cause: Option<CText>,
+    cause_http_status: c_int,
     reason: Option<CText>,
     error_status: tchat_status,
     error_http_status: c_int,
@@ -112,6 +120,8 @@ impl tchat_event {
             approvals: Vec::new(),
             attempt: 0,
             delay_ms: 0,
+            cause: None,
+            cause_http_status: 0,
             reason: None,
             error_status: tchat_status::TCHAT_OK,
             error_http_status: 0,
@@ -141,10 +151,16 @@ impl tchat_event {
                 e.kind = tchat_event_kind::SessionClosed;
                 e.reason = text(reason);
             }
-            Event::Reconnecting { attempt, delay } => {
+            Event::Reconnecting { attempt, delay, cause, status } => {
                 e.kind = tchat_event_kind::Reconnecting;
                 e.attempt = *attempt;
                 e.delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
+                e.cause = Some(CText::new(cause));
+                e.cause_http_status = status.map_or(0, c_int::from);
+            }
+            Event::Connected { attempts } => {
+                e.kind = tchat_event_kind::Connected;
+                e.attempt = *attempts;
             }
             Event::Error(err) => {
                 e.kind = tchat_event_kind::Error;
@@ -233,6 +249,7 @@ pub extern "C" fn tchat_event_kind_name(kind: c_int) -> *const c_char {
         k if k == K::SessionClosed as c_int => c"session-closed",
         k if k == K::Reconnecting as c_int => c"reconnecting",
         k if k == K::Error as c_int => c"error",
+        k if k == K::Connected as c_int => c"connected",
         _ => c"unknown",
     };
     name.as_ptr()
@@ -340,8 +357,8 @@ pub unsafe extern "C" fn tchat_event_pending_approval_id(ev: *const tchat_event,
     })
 }
 
-/// `TCHAT_EVENT_KIND_RECONNECTING`: 1 for the first reconnect after a record arrived, then 2, 3...
-/// 0 for other kinds.
+/// `TCHAT_EVENT_KIND_RECONNECTING`: 1 for the first reconnect after a record arrived, then 2, 3...;
+/// `TCHAT_EVENT_KIND_CONNECTED`: how many reconnects it took. 0 for other kinds.
 #[no_mangle]
 pub unsafe extern "C" fn tchat_event_reconnect_attempt(ev: *const tchat_event) -> u32 {
     ffi_getter!(0, { unsafe { event(ev) }.map_or(0, |e| e.attempt) })
@@ -352,6 +369,23 @@ pub unsafe extern "C" fn tchat_event_reconnect_attempt(ev: *const tchat_event) -
 #[no_mangle]
 pub unsafe extern "C" fn tchat_event_reconnect_delay_ms(ev: *const tchat_event) -> u64 {
     ffi_getter!(0, { unsafe { event(ev) }.map_or(0, |e| e.delay_ms) })
+}
+
+/// `TCHAT_EVENT_KIND_RECONNECTING`: what failed — the HTTP method, path, status and the server's
+/// text, or the network error, or why a stream was given up (a stall, a cut body); never contains
+/// a token. NULL for other kinds. Borrowed from the event.
+#[no_mangle]
+pub unsafe extern "C" fn tchat_event_reconnect_cause(ev: *const tchat_event) -> *const c_char {
+    ffi_getter!(std::ptr::null(), {
+        unsafe { event(ev) }.map_or(std::ptr::null(), |e| text_ptr(e.cause.as_ref(), std::ptr::null_mut()))
+    })
+}
+
+/// `TCHAT_EVENT_KIND_RECONNECTING`: the HTTP status behind the failure (e.g. 503), or 0 for a
+/// network failure or a cut stream (also for other kinds).
+#[no_mangle]
+pub unsafe extern "C" fn tchat_event_reconnect_http_status(ev: *const tchat_event) -> c_int {
+    ffi_getter!(0, { unsafe { event(ev) }.map_or(0, |e| e.cause_http_status) })
 }
 
 /// `TCHAT_EVENT_KIND_SESSION_CLOSED`: why the session was closed, if the server said; NULL otherwise.

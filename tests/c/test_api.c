@@ -22,7 +22,9 @@ static void test_version_and_status(void) {
     CHECK_STR(tchat_status_str(1000), "unknown tchat_status");
     CHECK_STR(tchat_event_kind_name(TCHAT_EVENT_KIND_CHUNK), "chunk");
     CHECK_STR(tchat_event_kind_name(TCHAT_EVENT_KIND_TURN_COMPLETE), "turn-complete");
+    CHECK_STR(tchat_event_kind_name(TCHAT_EVENT_KIND_CONNECTED), "connected");
     CHECK_STR(tchat_event_kind_name(99), "unknown");
+    CHECK_STR(tchat_status_str(TCHAT_RUN_ENDED), "TCHAT_RUN_ENDED: the agent's run ended before completing the turn");
     /* Before any failing call the last error is empty, never NULL. */
     CHECK(tchat_last_error_message() != NULL);
     CHECK(tchat_last_error_http_status() == 0);
@@ -64,6 +66,7 @@ static void test_client_options(void) {
     CHECK_STATUS(tchat_client_options_set_response_timeout_ms(NULL, 1), TCHAT_INVALID_ARGUMENT);
     CHECK_STATUS(tchat_client_options_set_stall_timeout_ms(NULL, 1), TCHAT_INVALID_ARGUMENT);
     CHECK_STATUS(tchat_client_options_set_long_poll_seconds(NULL, 10), TCHAT_INVALID_ARGUMENT);
+    CHECK_STATUS(tchat_client_options_set_reconnect_limit_ms(NULL, 10), TCHAT_INVALID_ARGUMENT);
     CHECK_STATUS(tchat_client_options_set_retry(NULL, 1, 1, 1), TCHAT_INVALID_ARGUMENT);
     CHECK_STATUS(tchat_client_options_set_user_agent(NULL, "ua"), TCHAT_INVALID_ARGUMENT);
     CHECK_STATUS(tchat_client_options_add_root_certs_pem(NULL, (const uint8_t *)"x", 1), TCHAT_INVALID_ARGUMENT);
@@ -95,6 +98,9 @@ static void test_client_options(void) {
 
     /* a success clears the last error */
     CHECK_STATUS(tchat_client_options_set_long_poll_seconds(o, 30), TCHAT_OK);
+    CHECK_STATUS(tchat_client_options_set_reconnect_limit_ms(o, 60000), TCHAT_OK);
+    CHECK_STATUS(tchat_client_options_set_reconnect_limit_ms(o, 0), TCHAT_OK);
+    CHECK_STATUS(tchat_client_options_set_idle_watch(o, false), TCHAT_OK);
     CHECK_STR(tchat_last_error_message(), "");
 
     /* tchat_client_new: NULLs, then no token; the out-param stays untouched on failure */

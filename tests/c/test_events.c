@@ -10,6 +10,9 @@
 typedef struct {
     t_turn turn;
     int reconnects;
+    int connected;
+    int last_cause_status;
+    char last_cause[512];
     unsigned reconnect_attempt;
     unsigned long long reconnect_delay_ms;
     int upgrades;
@@ -23,10 +26,20 @@ typedef struct {
 
 static void log_add(t_log *l, const tchat_event *ev) {
     switch (tchat_event_get_kind(ev)) {
-    case TCHAT_EVENT_KIND_RECONNECTING:
+    case TCHAT_EVENT_KIND_RECONNECTING: {
+        const char *cause = tchat_event_reconnect_cause(ev);
         l->reconnects++;
         l->reconnect_attempt = tchat_event_reconnect_attempt(ev);
         l->reconnect_delay_ms = tchat_event_reconnect_delay_ms(ev);
+        l->last_cause_status = tchat_event_reconnect_http_status(ev);
+        CHECK(cause != NULL && *cause);
+        if (cause) snprintf(l->last_cause, sizeof l->last_cause, "%s", cause);
+        break;
+    }
+    case TCHAT_EVENT_KIND_CONNECTED:
+        l->connected++;
+        CHECK(tchat_event_reconnect_attempt(ev) >= 1);
+        CHECK(tchat_event_reconnect_cause(ev) == NULL);
         break;
     case TCHAT_EVENT_KIND_UPGRADE_REQUIRED:
         l->upgrades++;
@@ -56,6 +69,10 @@ static void log_add(t_log *l, const tchat_event *ev) {
         CHECK(tchat_event_delta(ev, NULL) == NULL);
     }
     if (tchat_event_get_kind(ev) != TCHAT_EVENT_KIND_ERROR) CHECK(tchat_event_error_status(ev) == TCHAT_OK);
+    if (tchat_event_get_kind(ev) != TCHAT_EVENT_KIND_RECONNECTING) {
+        CHECK(tchat_event_reconnect_cause(ev) == NULL);
+        CHECK(tchat_event_reconnect_http_status(ev) == 0);
+    }
     t_turn_add(&l->turn, ev);
 }
 
@@ -96,8 +113,10 @@ static void test_reconnect(tchat_client *client) {
     CHECK(!l.turn.seq_decreased);
     CHECK(l.reconnects >= 1);
     CHECK(l.reconnect_attempt >= 1);
-    printf("reconnects: %d (last attempt %u after %llu ms)\n", l.reconnects, l.reconnect_attempt,
-           l.reconnect_delay_ms);
+    CHECK(l.connected >= 1);
+    CHECK(l.last_cause_status == 0); /* a cut stream, not an HTTP status */
+    printf("reconnects: %d (last attempt %u after %llu ms: %s), connected again: %d\n", l.reconnects,
+           l.reconnect_attempt, l.reconnect_delay_ms, l.last_cause, l.connected);
     CHECK_STATUS(tchat_chat_free(chat), TCHAT_OK);
 }
 

@@ -35,6 +35,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/realtime/v1/sessions/{session}/out/records", get(realtime::out_records))
         .route("/realtime/v1/sessions/{session}/in/records", get(realtime::in_records))
         .fallback(not_found)
+        .layer(from_fn_with_state(app.clone(), slow_bodies))
         .layer(from_fn_with_state(app.clone(), inject_failures))
         .merge(devserver::router())
         .with_state(app)
@@ -66,6 +67,33 @@ async fn inject_failures(State(app): State<Arc<App>>, req: Request, next: Next) 
 /// Oversized bodies are still read up to this size before the 413 goes out: a client that is
 /// still writing when the server closes would see a broken pipe instead of the answer.
 const DRAIN_LIMIT: usize = 16 * 1024 * 1024;
+
+/// `slow_body_next_requests`: the route runs as usual; its answer's body then trickles out one
+/// byte at a time (`.out` streams have faults of their own and are left alone).
+async fn slow_bodies(State(app): State<Arc<App>>, req: Request, next: Next) -> Response {
+    let is_stream = req.uri().path().ends_with("/out") && req.method() == axum::http::Method::GET;
+    let gap = if is_stream { None } else { app.faults().take_slow_body() };
+    let response = next.run(req).await;
+    let Some(gap) = gap else { return response };
+    let (parts, body) = response.into_parts();
+    let bytes = axum::body::to_bytes(body, DRAIN_LIMIT).await.unwrap_or_default();
+    let length = bytes.len();
+    let (tx, rx) = tokio::sync::mpsc::channel(1);
+    tokio::spawn(async move {
+        for i in 0..bytes.len() {
+            tokio::time::sleep(gap).await;
+            if tx.send(Ok(bytes.slice(i..i + 1))).await.is_err() {
+                return;
+            }
+        }
+    });
+    let mut response = Response::from_parts(parts, Body::from_stream(crate::sse::BodyStream::new(rx)));
+    // The length stays announced, so the client waits for every byte.
+    if let Ok(v) = length.to_string().parse() {
+        response.headers_mut().insert(header::CONTENT_LENGTH, v);
+    }
+    response
+}
 
 /// The route builder's `maxContentLength` rule: a body must come with a `Content-Length`, and
 /// that length must not exceed `limit`; otherwise 413 `{"error":"Request body too large"}`.
