@@ -9,7 +9,7 @@ PREFIX   ?= /usr/local
 RELEASE  := target/release
 BUILD_C  := build-c
 
-.PHONY: all build test test-rust check-header check-header-compile demo bench clean examples test-c install
+.PHONY: all build test test-rust check-header check-header-compile demo bench clean examples test-c install soak
 
 all: build
 
@@ -44,6 +44,12 @@ check-header-compile:
 	printf '#include "tchat.h"\nint main() { return tchat_version() == nullptr; }\n' > $(BUILD_C)/header_cxx11.cpp
 	$(CXX) -std=c++11 -Wall -Wextra -Werror -pedantic -Iinclude -fsyntax-only $(BUILD_C)/header_cxx11.cpp
 	$(CXX) -std=c++11 -Wall -Wextra -Werror -pedantic -Iinclude -fsyntax-only tests/c/cxx_smoke.cpp
+
+## make soak TRIALS=1000: the randomized fault soak (tests/proxy_soak.rs: a fault-injecting TCP
+## proxy between tchat and the devserver) with TRIALS trials; make test runs 60 of them.
+TRIALS ?= 1000
+soak:
+	TCHAT_SOAK_TRIALS=$(TRIALS) $(CARGO) test --release --test proxy_soak -- --nocapture
 
 ## make demo: the C chat example through a short scripted conversation against a local devserver
 ## (a message, a tool call approved, a slow reply stopped mid-stream with /stop, /quit).
