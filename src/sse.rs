@@ -21,9 +21,12 @@
 //!   - `event` sets the event type of the event being built;
 //!   - `data` appends the value plus `\n` to the data buffer; the final `\n` is removed at dispatch,
 //!     so multi-line data comes out joined by `\n`;
-//!   - `id` sets the last-event-id, unless the value contains NUL (then the line is ignored). The
-//!     last-event-id persists across events and across [`SseParser::reset`]: it is connection-
-//!     independent state that a reconnect sends back as `Last-Event-ID`. An empty `id` clears it;
+//!   - `id` sets the last-event-id buffer, unless the value contains NUL (then the line is
+//!     ignored); the buffer becomes the last-event-id when its event is dispatched (also an event
+//!     without data), and is given up if the stream ends first, so the last-event-id never names
+//!     an event that was not received. The last-event-id persists across events and across
+//!     [`SseParser::reset`]: it is connection-independent state that a reconnect sends back as
+//!     `Last-Event-ID`. An empty `id` clears it;
 //!   - `retry` sets [`SseParser::retry_ms`] if the value is a non-empty string of ASCII digits
 //!     (values beyond `u64` saturate);
 //!   - any other field is ignored.
@@ -161,7 +164,13 @@ enum BomState {
 struct Fields {
     data: String,
     event_type: String,
+    /// The last-event-id string: what the last *dispatched* event set. A reconnect sends it back.
     last_event_id: String,
+    /// The spec's last-event-id buffer: set by `id` lines, made the last-event-id string when the
+    /// event is dispatched, and given up when the stream ends first (the event never arrived).
+    id_buffer: String,
+    /// `id_buffer` differs from `last_event_id`.
+    id_pending: bool,
     retry_ms: Option<u64>,
     comments: u64,
 }
@@ -311,6 +320,11 @@ impl SseParser {
         clear_bytes(&mut self.line);
         clear_string(&mut self.fields.data);
         clear_string(&mut self.fields.event_type);
+        // An `id` of an event that was never dispatched names an event the client never received.
+        if self.fields.id_pending {
+            self.fields.id_buffer.clone_from(&self.fields.last_event_id);
+            self.fields.id_pending = false;
+        }
         self.pending_cr = false;
         if let BomState::Pending(_) = self.bom {
             // A stream that ended inside its BOM: the held-back bytes were an incomplete line.
@@ -413,8 +427,9 @@ impl Fields {
                 push_lossy(&mut self.event_type, value);
             }
             b"id" if !value.contains(&0) => {
-                self.last_event_id.clear();
-                push_lossy(&mut self.last_event_id, value);
+                self.id_buffer.clear();
+                push_lossy(&mut self.id_buffer, value);
+                self.id_pending = true;
             }
             b"retry" if !value.is_empty() && value.iter().all(u8::is_ascii_digit) => {
                 let ms = value.iter().fold(0u64, |acc, &digit| {
@@ -429,6 +444,11 @@ impl Fields {
     }
 
     fn dispatch(&mut self, on_event: &mut impl FnMut(SseEventRef<'_>)) {
+        // The spec's first dispatch step, also for an event without data.
+        if self.id_pending {
+            self.last_event_id.clone_from(&self.id_buffer);
+            self.id_pending = false;
+        }
         if self.data.is_empty() {
             self.event_type.clear();
             return;

@@ -922,7 +922,9 @@ fn realistic_stream_cut_mid_event_drops_it() {
         &TRIGGER_STREAM.as_bytes()[..cut],
         &parse_all(&[TRIGGER_STREAM.as_bytes()])[..2],
     );
-    assert_eq!(out.last_event_id, "1,2,212");
+    // The cut event's `id` was read but the event never dispatched: the last-event-id is still
+    // the last delivered event's (a reconnect resumes after what was received).
+    assert_eq!(out.last_event_id, "0,1,106");
 }
 
 #[test]
@@ -1110,4 +1112,48 @@ fn random_splits_of_mixed_stream_give_identical_events() {
         let got = run(&chunks);
         assert_eq!(got, expected, "pattern {pattern} (max piece {max})");
     }
+}
+
+// --- the last-event-id comes from dispatched events only ----------------------------------------
+// (WPT eventsource `format-data-before-final-empty-line`; LaunchDarkly sse-contract-tests
+// "discards partial messages on retry".)
+
+/// A stream that ends after an event's `id` but before its blank line: the event is not delivered,
+/// and its id is not the last-event-id either (a reconnect must not claim it was received).
+#[test]
+fn an_undispatched_events_id_is_not_the_last_event_id() {
+    let input = b"id: 1\ndata: first\n\nid: 2\ndata: second";
+    for (label, pieces) in split_patterns(input) {
+        let out = run(&pieces);
+        assert_eq!(out.events, vec![ev("message", "first", "1")], "{label}");
+        assert_eq!(out.last_event_id, "1", "{label}");
+    }
+}
+
+/// The same across a reconnect: `reset` drops the partial event and keeps the dispatched id, and
+/// the next connection's events carry on from it.
+#[test]
+fn reset_discards_a_partial_events_id() {
+    let mut p = SseParser::new();
+    let mut events = Vec::new();
+    p.feed(b"id: 10\ndata: a\n\nid: 11\ndata: partial\n", |e| events.push(e.to_owned())).unwrap();
+    assert_eq!(p.last_event_id(), "10");
+    p.reset();
+    assert_eq!(p.last_event_id(), "10");
+    p.feed(b"data: b\n\n", |e| events.push(e.to_owned())).unwrap();
+    assert_eq!(events, vec![ev("message", "a", "10"), ev("message", "b", "10")]);
+}
+
+/// An event with an `id` and no data dispatches nothing, yet sets the last-event-id (the spec sets
+/// it before looking at the data buffer).
+#[test]
+fn an_id_only_event_sets_the_last_event_id() {
+    for (label, pieces) in split_patterns(b"id: 7\n\n") {
+        let out = run(&pieces);
+        assert!(out.events.is_empty(), "{label}");
+        assert_eq!(out.last_event_id, "7", "{label}");
+    }
+    // ... while a final empty line that never came does not.
+    let out = run(&[b"data: x\n\nid: 8\n"]);
+    assert_eq!(out.last_event_id, "");
 }

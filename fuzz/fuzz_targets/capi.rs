@@ -212,7 +212,7 @@ unsafe extern "C" fn event_callback(_: *mut c_void, _: *const tchat_event) {
     unreachable!("no event can arrive without the network");
 }
 
-/// Log messages seen during the current input (checked against the token).
+/// Log messages seen during the current input (checked against the token; at most 64 kept).
 static LOG: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
 unsafe extern "C" fn log_callback(_: *mut c_void, level: tchat_log_level, message: *const c_char) {
@@ -234,7 +234,7 @@ struct Ctx {
     /// Whether the secret token was used anywhere but as a client token (then it may rightly be
     /// quoted, e.g. in a URL error).
     token_elsewhere: bool,
-    /// Clients whose options set a URL of the program's own (else they point at REFUSED_URL).
+    /// Calls still allowed for this input (a bound on the time one input takes).
     ops_left: usize,
 }
 
