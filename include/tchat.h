@@ -631,6 +631,12 @@ const char *tchat_event_error_text(const struct tchat_event *ev);
 // its chunks were skipped). False otherwise.
 bool tchat_event_stopped(const struct tchat_event *ev);
 
+// `TCHAT_EVENT_KIND_TURN_COMPLETE`: true when the turn ended without its turn-complete record —
+// the server said the session settled while the stream had not finished the turn (a run that
+// stopped writing, a close). The message is what had arrived; `tchat_chat_last_assistant_message`
+// keeps the previous complete answer. False for other kinds.
+bool tchat_event_incomplete(const struct tchat_event *ev);
+
 // `TCHAT_EVENT_KIND_TURN_COMPLETE`: how many tool calls wait for `tchat_chat_approve`. 0 otherwise.
 size_t tchat_event_pending_approval_count(const struct tchat_event *ev);
 

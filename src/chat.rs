@@ -133,6 +133,9 @@ pub(crate) struct Shared {
     /// finished: a send waits on it to subscribe before appending.
     pub link: Mutex<Link>,
     pub link_changed: Condvar,
+    /// Notified (with `conv`) when a message append returns: the reader may wait on it to learn
+    /// the seq that tells whether a turn-complete is ours.
+    pub append_returned: Condvar,
 }
 
 /// The reader's connection, as a send sees it.
@@ -152,6 +155,9 @@ pub(crate) struct Conv {
     pub turn_in_flight: bool,
     /// `.in` seq of the last message-kind append.
     pub last_message_seq: Option<u64>,
+    /// The `.in` seqs of this chat's messages no turn-complete has answered yet, oldest first: a
+    /// turn-complete that answers none of them ends a turn the application did not start.
+    pub awaited: std::collections::VecDeque<u64>,
     /// Turns the reader still waits for, for agents that send no `session-in-event-id`.
     pub turns_expected: u32,
     /// Message appends under way: until they return, the reader cannot know their `.in` seq, so it
@@ -178,6 +184,7 @@ impl Conv {
     pub fn end_turns(&mut self) {
         self.turn_in_flight = false;
         self.turns_expected = 0;
+        self.awaited.clear();
     }
 }
 
@@ -230,8 +237,8 @@ impl Shared {
                 let chunk_type = rec.chunk_type().to_owned();
                 Some(Event::Chunk(ChunkEvent { seq_num: rec.seq_num, chunk_type, json: rec.into_json(), delta }))
             }
-            Delivery::TurnEnd { seq_num } => {
-                c.delivered_cursor = Some(seq_num);
+            Delivery::TurnEnd { seq_num, incomplete } => {
+                c.delivered_cursor = c.delivered_cursor.max(seq_num);
                 let a = &c.assembler;
                 let event = TurnCompleteEvent {
                     message_json: a.to_json(),
@@ -240,14 +247,21 @@ impl Shared {
                     error_text: a.error_text().map(str::to_owned),
                     stopped: false,
                     pending_approvals: a.pending_approvals().into_iter().map(|p| p.approval_id).collect(),
+                    incomplete,
                 };
                 let message = (!a.is_empty()).then(|| serde_json::to_value(a.message()).ok()).flatten();
                 c.assembler.reset();
                 let stopped = std::mem::take(&mut c.skip_until_turn_complete);
-                if !stopped && message.is_some() {
+                if !stopped && !incomplete && message.is_some() {
                     c.last_assistant = message;
                 }
                 Some(Event::TurnComplete(TurnCompleteEvent { stopped, ..event }))
+            }
+            Delivery::TurnSkipped { seq_num } => {
+                // Its chunks went out as they came; its message is not the next turn's start.
+                c.delivered_cursor = c.delivered_cursor.max(Some(seq_num));
+                c.assembler.reset();
+                None
             }
             Delivery::Event(event) => Some(event),
             Delivery::Wake => None,
@@ -432,7 +446,11 @@ pub(crate) enum Delivery {
     /// A data record, assembled when delivered.
     Chunk(ChunkRecord),
     /// A turn-complete record at `seq_num`: the assembled message is final.
-    TurnEnd { seq_num: u64 },
+    /// The turn's end at `seq_num` (its turn-complete record; for an `incomplete` end, the cursor).
+    TurnEnd { seq_num: Option<u64>, incomplete: bool },
+    /// The turn-complete at `seq_num` of a turn this chat did not start (an earlier one, or one
+    /// another client drove): no event.
+    TurnSkipped { seq_num: u64 },
     /// Any other event, as it is.
     Event(Event),
     /// Wakes a waiting `next_event` (not an event).
@@ -531,6 +549,7 @@ impl Chat {
             run_mode,
             turn_in_flight: false,
             last_message_seq: None,
+            awaited: Default::default(),
             turns_expected: 0,
             appends_pending: 0,
             last_committed: None,
@@ -576,6 +595,7 @@ impl Chat {
             run_mode: saved.run_mode,
             turn_in_flight: saved.turn_in_flight,
             last_message_seq: saved.last_message_seq,
+            awaited: saved.last_message_seq.filter(|_| saved.turn_in_flight).into_iter().collect(),
             turns_expected: u32::from(saved.turn_in_flight),
             appends_pending: 0,
             last_committed: None,
@@ -630,6 +650,7 @@ impl Chat {
             send_lock: Mutex::new(()),
             link: Mutex::new(Link::default()),
             link_changed: Condvar::new(),
+            append_returned: Condvar::new(),
         });
         let reader_shared = shared.clone();
         let reader = std::thread::Builder::new()
@@ -986,10 +1007,15 @@ impl Chat {
         let result = self.append(&chunk);
         let mut c = self.shared.conv();
         c.appends_pending -= 1;
+        self.shared.append_returned.notify_all();
         match result {
             Ok(seq) => {
-                if seq.is_some() {
-                    c.last_message_seq = c.last_message_seq.max(seq);
+                if let Some(seq) = seq {
+                    c.last_message_seq = c.last_message_seq.max(Some(seq));
+                    // Unless a fast agent already answered it (see below).
+                    if c.last_committed.is_none_or(|committed| committed < seq) {
+                        c.awaited.push_back(seq);
+                    }
                 }
                 // A fast agent may have finished the turn before our append returned: the reader then
                 // saw the turn-complete but kept waiting for our seq. Settle it here; the reader

@@ -75,4 +75,8 @@ pub struct TurnCompleteEvent {
     pub stopped: bool,
     /// Tool calls waiting for [`crate::Chat::approve`].
     pub pending_approvals: Vec<String>,
+    /// True when the turn ended without its turn-complete record: the server said the session
+    /// settled (`X-Session-Settled`) while the stream had not finished the turn. The message is
+    /// what had arrived by then.
+    pub incomplete: bool,
 }

@@ -221,6 +221,20 @@ enum End {
     Closed,
 }
 
+impl End {
+    fn describe(&self) -> String {
+        match self {
+            End::LongPollOver => "long-poll window over".into(),
+            End::TurnsDone => "turns done".into(),
+            End::Failed(why, _) => format!("failed: {why}"),
+            End::Cancelled => "cancelled".into(),
+            End::Fatal(e) => format!("fatal: {e}"),
+            End::Upgrade => "upgrade".into(),
+            End::Closed => "session closed".into(),
+        }
+    }
+}
+
 struct Subscription<'a> {
     shared: &'a Shared,
     ctl: &'a Receiver<Ctl>,
@@ -252,11 +266,20 @@ impl Subscription<'_> {
                 Ok(response) => {
                     auth_retried = false;
                     let settled = header(&response, "x-session-settled") == Some("true");
+                    log_at!(Level::Debug, "chat {}: .out connected (settled: {settled})", self.shared.chat_id);
                     let end = self.read(response, &mut got_records);
                     self.shared.set_link(false);
                     if settled && matches!(end, End::LongPollOver) {
-                        // The server found the session idle: nothing more is coming for this turn.
+                        // The server found the session idle, yet the stream ended without the
+                        // turn-complete we wait for: nothing more is coming for this turn. The
+                        // application gets the turn's end, flagged, with what arrived.
+                        log_at!(Level::Info, "chat {}: the session settled without a turn-complete (got records: {got_records})", self.shared.chat_id);
+                        let in_flight = self.shared.conv().turn_in_flight;
                         self.finish_turns();
+                        if in_flight {
+                            let cursor = self.shared.conv().last_event_id;
+                            self.shared.dispatch(Delivery::TurnEnd { seq_num: cursor, incomplete: true });
+                        }
                         return Flow::Idle;
                     }
                     end
@@ -278,6 +301,7 @@ impl Subscription<'_> {
                 Err(Connect::Network(e)) => End::Failed(e.message().to_owned(), None),
                 Err(Connect::Cancelled) => End::Cancelled,
             };
+            log_at!(Level::Debug, "chat {}: .out connection ended: {} (got records: {got_records})", self.shared.chat_id, end.describe());
             if got_records {
                 failures = 0;
                 empty_windows = 0;
@@ -285,7 +309,10 @@ impl Subscription<'_> {
             }
             match end {
                 End::Cancelled => return Flow::Exit,
-                End::TurnsDone => return Flow::Idle,
+                End::TurnsDone => {
+                    log_at!(Level::Debug, "chat {}: the awaited turns are done", self.shared.chat_id);
+                    return Flow::Idle;
+                }
                 End::Closed => return Flow::Idle,
                 End::Fatal(e) => {
                     log_at!(Level::Error, "chat {}: streaming stopped: {}", self.shared.chat_id, e);
@@ -442,14 +469,11 @@ impl Subscription<'_> {
         let mut last_record = Instant::now();
         loop {
             let n = match reader.read(&mut buf) {
-                // The server ends a long-poll window with `[DONE]`; an EOF before it is a dropped
-                // connection (resumed the same way, but reported as a reconnect).
+                // A body that ends cleanly, with `[DONE]` or without it (a proxy that closes the
+                // window its own way), is the end of a long-poll window, as for the official
+                // clients; a cut body surfaces as a read error instead.
                 Ok(0) => {
-                    return if self.shared.is_cancelled() {
-                        End::Cancelled
-                    } else {
-                        End::Failed("connection closed before [DONE]".into(), None)
-                    };
+                    return if self.shared.is_cancelled() { End::Cancelled } else { End::LongPollOver };
                 }
                 Ok(n) => n,
                 Err(e) => {
@@ -559,8 +583,18 @@ impl Subscription<'_> {
     }
 
     fn turn_complete(&mut self, tc: TurnComplete, seq_num: u64) -> Option<End> {
-        let (more, closed) = {
+        let (more, closed, ours) = {
             let mut c = self.shared.conv();
+            // A turn-complete read while our append has not answered yet cannot be told apart: it
+            // may end an earlier turn (the stream was opened before the append, so records already
+            // there come first). Wait for the seq — bounded by that call's own deadline and retries.
+            if tc.session_in_event_id.is_some() && c.appends_pending > 0 && c.awaited.is_empty() {
+                let deadline = Instant::now() + self.append_bound();
+                while c.appends_pending > 0 && !self.shared.is_cancelled() {
+                    let Some(left) = deadline.checked_duration_since(Instant::now()) else { break };
+                    c = self.shared.append_returned.wait_timeout(c, left.min(Duration::from_millis(100))).unwrap_or_else(|e| e.into_inner()).0;
+                }
+            }
             if let Some(token) = tc.public_access_token {
                 // The token is scoped to the run that wrote it: a continuation the server started
                 // on its own (server-managed runs) becomes the chat's run here.
@@ -575,6 +609,20 @@ impl Subscription<'_> {
             if tc.session_in_event_id.is_some() {
                 c.last_committed = c.last_committed.max(tc.session_in_event_id);
             }
+            // Turn correlation, as the official clients do it: a turn-complete that answers none
+            // of our messages (its committed `.in` seq is below all of them) ends an earlier turn,
+            // e.g. one that raced our send: no turn-complete event for it. Without a seq (a legacy
+            // append answer, or a turn we joined) every turn-complete counts.
+            let ours = match tc.session_in_event_id {
+                Some(committed) if !c.awaited.is_empty() => {
+                    let before = c.awaited.len();
+                    while c.awaited.front().is_some_and(|&s| s <= committed) {
+                        c.awaited.pop_front();
+                    }
+                    c.awaited.len() < before
+                }
+                _ => true,
+            };
             let more = c.appends_pending > 0
                 || match (tc.session_in_event_id, c.last_message_seq) {
                     (Some(committed), Some(sent)) => committed < sent,
@@ -587,9 +635,14 @@ impl Subscription<'_> {
             if !c.turn_in_flight {
                 c.turns_expected = 0;
             }
-            (c.turn_in_flight, tc.session_closed)
+            (c.turn_in_flight, tc.session_closed, ours)
         };
-        self.shared.dispatch(Delivery::TurnEnd { seq_num });
+        if ours {
+            self.shared.dispatch(Delivery::TurnEnd { seq_num: Some(seq_num), incomplete: false });
+        } else {
+            log_at!(Level::Debug, "chat {}: skipped the turn-complete of a turn this chat did not start", self.shared.chat_id);
+            self.shared.dispatch(Delivery::TurnSkipped { seq_num });
+        }
         if closed {
             self.shared.emit(Event::SessionClosed { reason: tc.session_closed_reason });
             return Some(End::Closed);
@@ -600,6 +653,14 @@ impl Subscription<'_> {
         } else {
             Some(End::TurnsDone)
         }
+    }
+
+    /// The longest a REST call may take: every attempt's deadline plus the waits between them.
+    fn append_bound(&self) -> Duration {
+        let config = self.shared.client.http.config();
+        let per_attempt = config.connect_timeout + config.response_timeout;
+        let attempts = config.retry.max_attempts.max(1);
+        (per_attempt + config.retry.max_delay) * attempts
     }
 
     fn finish_turns(&self) {

@@ -302,7 +302,9 @@ fn turn_text(chat: &Chat, bound: Duration, what: &str) -> String {
     let deadline = Instant::now() + bound;
     let mut text = String::new();
     loop {
-        let left = deadline.checked_duration_since(Instant::now()).unwrap_or_else(|| panic!("{what}: the turn exceeded {bound:?}"));
+        let left = deadline.checked_duration_since(Instant::now()).unwrap_or_else(|| {
+            panic!("{what}: the turn exceeded {bound:?} (text so far {text:?}; turn in flight: {}; state {})", chat.is_turn_in_flight(), chat.save_state())
+        });
         match chat.next_event(left) {
             Some(Event::Chunk(c)) if c.chunk_type == "text-delta" => text.push_str(c.delta.as_deref().unwrap_or("")),
             Some(Event::TurnComplete(_)) => return text,
@@ -391,7 +393,16 @@ fn proxy_soak() {
     };
     let started = Instant::now();
     let mut by_kind: BTreeMap<&str, Vec<u128>> = BTreeMap::new();
-    for n in 0..trials {
+    // `TCHAT_SOAK_ONLY=N` replays trial N alone (with the same seed), with tchat's log on stderr
+    // (`TCHAT_SOAK_LOG=1`: the log of every trial).
+    let only: Option<u64> = std::env::var("TCHAT_SOAK_ONLY").ok().and_then(|v| v.parse().ok());
+    if only.is_some() || std::env::var_os("TCHAT_SOAK_LOG").is_some() {
+        let started = Instant::now();
+        let logger: Arc<dyn Fn(tchat::log::Level, &str) + Send + Sync> =
+            Arc::new(move |level, message: &str| eprintln!("{:>6} ms [{level:?}] {message}", started.elapsed().as_millis()));
+        tchat::log::set_logger(Some((logger, tchat::log::Level::Debug)));
+    }
+    for n in (0..trials).filter(|n| only.is_none_or(|o| o == *n)) {
         let outcome = trial(&server, &proxy, seed, n);
         let entry = by_kind.entry(outcome.kind).or_default();
         for (i, ms) in outcome.turn_ms.iter().enumerate() {

@@ -49,6 +49,9 @@ pub struct Faults {
     pub stall_heartbeat: Option<String>,
     /// Milliseconds between heartbeat writes (default 100).
     pub stall_heartbeat_every_ms: Option<u64>,
+    /// While set, every `.out` window ends its body cleanly without writing `data: [DONE]` (a proxy
+    /// that closes long-polls its own way).
+    pub out_end_without_done: bool,
     /// Mint every new JWT with this lifetime instead of one hour.
     pub token_ttl_secs: Option<u64>,
     /// Every JWT minted before this setting was applied is rejected as expired.
@@ -82,6 +85,7 @@ impl Default for Faults {
             stall_next_out_times: None,
             stall_heartbeat: None,
             stall_heartbeat_every_ms: None,
+            out_end_without_done: false,
             token_ttl_secs: None,
             expire_all_tokens: false,
             kill_run_after_turn_records: None,
@@ -100,6 +104,7 @@ pub struct OutFaults {
     pub chunk_bytes: Option<usize>,
     pub stall_ms: Option<u64>,
     pub heartbeat: Option<Heartbeat>,
+    pub end_without_done: bool,
 }
 
 /// What a stalled `.out` connection writes while it withholds records.
@@ -148,7 +153,11 @@ impl FaultState {
 
     /// Takes the faults for a new `.out` connection, using up one of each "next" fault.
     pub fn take_out(&mut self) -> OutFaults {
-        let mut out = OutFaults { chunk_bytes: self.faults.out_write_chunk_bytes.filter(|&n| n > 0), ..Default::default() };
+        let mut out = OutFaults {
+            chunk_bytes: self.faults.out_write_chunk_bytes.filter(|&n| n > 0),
+            end_without_done: self.faults.out_end_without_done,
+            ..Default::default()
+        };
         if self.drop_records_left > 0 {
             self.drop_records_left -= 1;
             out.drop_after_records = self.faults.out_drop_after_records;

