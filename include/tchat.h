@@ -373,6 +373,13 @@ void tchat_chat_options_free(struct tchat_chat_options *options);
 enum tchat_status tchat_chat_options_set_task_id(struct tchat_chat_options *options,
                                                  const char *task_id);
 
+// Watch mode (default false): the chat stays subscribed across turns and delivers the events of
+// every turn on the chat, whoever drives it (another device, a dashboard, a backend), each exactly
+// once, across continuations and reconnects; its own sends work as usual. Costs one held
+// connection for the chat's life. Saved state keeps the mode for `tchat_chat_restore`.
+enum tchat_status tchat_chat_options_set_watch(struct tchat_chat_options *options,
+                                               bool watch);
+
 // Sets your stable conversation id (the session's external id): 1..256 characters (counted in
 // UTF-16 units, as the server counts), no white space at either end, not starting with
 // `"session_"`; otherwise `TCHAT_INVALID_ARGUMENT`. Opening the same chat id again joins the
@@ -565,6 +572,13 @@ enum tchat_status tchat_chat_set_callback(struct tchat_chat *chat,
 enum tchat_status tchat_chat_next_event(struct tchat_chat *chat,
                                         int timeout_ms,
                                         struct tchat_event **out_event);
+
+// Reconnects the chat's stream at once, e.g. after the app learns the network changed (Wi-Fi to
+// cellular, a laptop waking up): the current connection, which may be dead without knowing it, is
+// cut and a new one resumes from the cursor, and a reconnect backoff under way is cut short.
+// Nothing is lost or repeated. With no stream open (idle, no idle watch) it does nothing. Returns
+// at once; any thread, also the chat's callback.
+enum tchat_status tchat_chat_reconnect_now(struct tchat_chat *chat);
 
 // Makes a `tchat_chat_next_event` that is waiting (or the next one to wait) return `TCHAT_TIMEOUT`
 // at once. Any thread, e.g. a UI thread waking a worker that polls.

@@ -55,6 +55,9 @@ pub struct ChatOptions {
     pub trigger_config: TriggerConfig,
     /// Start the run with this user message (text); `None` preloads the agent instead.
     pub first_message: Option<String>,
+    /// Watch mode: stay subscribed across turns and deliver every turn on the chat, whoever
+    /// started it (a second device, a dashboard), not only the turns this chat's sends start.
+    pub watch: bool,
 }
 
 impl ChatOptions {
@@ -66,6 +69,7 @@ impl ChatOptions {
             metadata: None,
             trigger_config: TriggerConfig::default(),
             first_message: None,
+            watch: false,
         }
     }
 
@@ -81,6 +85,13 @@ impl ChatOptions {
 
     pub fn with_trigger_config(mut self, config: TriggerConfig) -> Self {
         self.trigger_config = config;
+        self
+    }
+
+    /// Watch mode (see [`ChatOptions::watch`]): one `.out` long-poll held for the chat's life; each
+    /// turn's events arrive whoever drove it, exactly once, across continuations and reconnects.
+    pub fn with_watch(mut self, watch: bool) -> Self {
+        self.watch = watch;
         self
     }
 
@@ -121,6 +132,8 @@ pub(crate) struct Shared {
     pub stream_agent: Mutex<Option<ureq::Agent>>,
     /// The reader holds an idle watch (see `ClientConfig::with_idle_watch`): a send ends it.
     pub watching: AtomicBool,
+    /// `Chat::reconnect_now` cut the connection: the reader resumes without a backoff.
+    pub reconnect_requested: AtomicBool,
     pub ctl_tx: Sender<Ctl>,
     events_tx: Sender<Delivery>,
     events_rx: Receiver<Delivery>,
@@ -133,6 +146,8 @@ pub(crate) struct Shared {
     /// finished: a send waits on it to subscribe before appending.
     pub link: Mutex<Link>,
     pub link_changed: Condvar,
+    /// Watch mode: every turn is delivered and the reader stays subscribed.
+    pub watch: bool,
     /// Notified (with `conv`) when a message append returns: the reader may wait on it to learn
     /// the seq that tells whether a turn-complete is ours.
     pub append_returned: Condvar,
@@ -426,6 +441,7 @@ impl Shared {
                 None
             },
             continuing_assistant_message: c.assembler.previous().and_then(|m| serde_json::to_value(m).ok()),
+            watch: self.watch,
             metadata: c.metadata.clone(),
         }
     }
@@ -561,8 +577,12 @@ impl Chat {
             metadata: options.metadata.clone(),
             closed: false,
         };
-        let chat = Chat::start(client, created.session_id, chat_id, options.task_id.clone(), conv)?;
+        let chat = Chat::start(client, created.session_id, chat_id, options.task_id.clone(), conv, options.watch)?;
         let streaming = created.is_cached && chat.join_existing();
+        if options.watch && !streaming {
+            // Watching starts now, from the cursor: every turn from here on.
+            let _ = chat.shared.ctl_tx.send(Ctl::Subscribe { peek_settled: false });
+        }
 
         match (run_mode, created.is_cached, first_message) {
             // A fresh session with a run: the run's payload carries the first message.
@@ -620,8 +640,8 @@ impl Chat {
             closed: false,
         };
         log_at!(Level::Info, "chat {}: restored session {} at cursor {:?}", saved.chat_id, saved.session_id, saved.last_event_id);
-        let chat = Chat::start(client, saved.session_id, saved.chat_id, saved.task_id, conv)?;
-        if saved.turn_in_flight {
+        let chat = Chat::start(client, saved.session_id, saved.chat_id, saved.task_id, conv, saved.watch)?;
+        if saved.turn_in_flight || saved.watch {
             // Resuming where nothing may be streaming any more: let the server close at once if the
             // turn already ended (PROTOCOL 3.4).
             let _ = chat.shared.ctl_tx.send(Ctl::Subscribe { peek_settled: true });
@@ -629,7 +649,7 @@ impl Chat {
         Ok(chat)
     }
 
-    fn start(client: Client, session_id: String, chat_id: String, task_id: String, conv: Conv) -> Result<Chat> {
+    fn start(client: Client, session_id: String, chat_id: String, task_id: String, conv: Conv, watch: bool) -> Result<Chat> {
         let (ctl_tx, ctl_rx) = crossbeam_channel::unbounded();
         let (events_tx, events_rx) = crossbeam_channel::unbounded();
         let shared = Arc::new(Shared {
@@ -641,6 +661,7 @@ impl Chat {
             cancelled: AtomicBool::new(false),
             stream_agent: Mutex::new(None),
             watching: AtomicBool::new(false),
+            reconnect_requested: AtomicBool::new(false),
             ctl_tx,
             events_tx,
             events_rx,
@@ -651,6 +672,7 @@ impl Chat {
             link: Mutex::new(Link::default()),
             link_changed: Condvar::new(),
             append_returned: Condvar::new(),
+            watch,
         });
         let reader_shared = shared.clone();
         let reader = std::thread::Builder::new()
@@ -856,6 +878,18 @@ impl Chat {
         self.send_payload(json!({"trigger": "close"}), Expect::Nothing)
     }
 
+    /// Reconnects the stream at once, after a network change (Wi-Fi to cellular, a laptop waking
+    /// up): the current `.out` connection, which may be dead without knowing it, is cut and a new
+    /// one resumes from the cursor; a reconnect backoff under way is cut short. Nothing is lost or
+    /// repeated. Without a stream (idle, no idle watch) it does nothing. Returns at once.
+    pub fn reconnect_now(&self) {
+        self.shared.reconnect_requested.store(true, Ordering::SeqCst);
+        let _ = self.shared.ctl_tx.send(Ctl::ReconnectNow);
+        if let Some(agent) = self.shared.stream_agent.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            agent.shutdown();
+        }
+    }
+
     /// Closes the session for good (`POST .../close`, needs the secret key) and stops streaming. No
     /// event follows (`Event::SessionClosed` reports closes by others); a turn in flight ends
     /// without its turn-complete.
@@ -1050,6 +1084,20 @@ impl Shared {
     /// connection attempt that failed (it retries on its own), or the chat is cancelled. Bounded by
     /// the connect and response timeouts.
     pub fn subscribe_and_wait(&self) {
+        if self.watch {
+            // The reader holds the chat's one subscription: the append's records arrive on it.
+            let _ = self.ctl_tx.send(Ctl::Subscribe { peek_settled: false });
+            if !self.on_reader_thread() {
+                let mut link = self.link.lock().unwrap_or_else(|e| e.into_inner());
+                let config = self.client.http.config();
+                let deadline = std::time::Instant::now() + config.connect_timeout + config.response_timeout;
+                while !link.connected && !self.is_cancelled() {
+                    let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) else { break };
+                    link = self.link_changed.wait_timeout(link, left).unwrap_or_else(|e| e.into_inner()).0;
+                }
+            }
+            return;
+        }
         // Always ask: a reader that looks connected may be leaving after its last turn-complete, and
         // it skips the request if it finds no turn in flight.
         let _ = self.ctl_tx.send(Ctl::Subscribe { peek_settled: false });

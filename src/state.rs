@@ -46,6 +46,9 @@ pub struct SavedState {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub partial_assistant_message: Option<serde_json::Value>,
     /// Client data sent as `metadata` with every message.
+    /// Watch mode (`ChatOptions::watch`): the restored chat watches too.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub watch: bool,
     /// After a tool approval, the answered assistant message the agent's next turn continues.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub continuing_assistant_message: Option<serde_json::Value>,

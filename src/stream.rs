@@ -28,6 +28,8 @@ use crate::state::RunMode;
 pub(crate) enum Ctl {
     /// Read `.out` until the awaited turns are complete.
     Subscribe { peek_settled: bool },
+    /// Reconnect at once: the application says the network changed (see `Chat::reconnect_now`).
+    ReconnectNow,
     /// Exit.
     Shutdown,
 }
@@ -47,7 +49,17 @@ pub(crate) fn backoff(attempt: u32) -> Duration {
 
 pub(crate) fn reader_main(shared: Arc<Shared>, ctl: Receiver<Ctl>) {
     let mut next = ctl.recv().ok();
-    while let Some(Ctl::Subscribe { peek_settled }) = next {
+    loop {
+        let peek_settled = match next {
+            Some(Ctl::Subscribe { peek_settled }) => peek_settled,
+            // Nothing to reconnect while idle and not watching (a watch handles it itself).
+            Some(Ctl::ReconnectNow) => {
+                shared.reconnect_requested.store(false, std::sync::atomic::Ordering::SeqCst);
+                next = idle(&shared, &ctl);
+                continue;
+            }
+            Some(Ctl::Shutdown) | None => return,
+        };
         if shared.is_cancelled() {
             return;
         }
@@ -56,22 +68,31 @@ pub(crate) fn reader_main(shared: Arc<Shared>, ctl: Receiver<Ctl>) {
         while let Ok(more) = ctl.try_recv() {
             match more {
                 Ctl::Subscribe { peek_settled } => peek &= peek_settled,
+                Ctl::ReconnectNow => {}
                 Ctl::Shutdown => return,
             }
         }
-        // A request that raced with the end of the last turn finds nothing to wait for.
-        if shared.conv().turn_in_flight {
+        // A request that raced with the end of the last turn finds nothing to wait for (a watching
+        // chat always has something: every turn on the chat).
+        if shared.watch || shared.conv().turn_in_flight {
             log_at!(Level::Debug, "chat {}: subscribing to .out (peek settled: {peek})", shared.chat_id);
+            // A watching chat never peeks: it stays for the next turn, settled or not.
+            let peek = peek && !shared.watch;
             let mut sub = Subscription { shared: &shared, ctl: &ctl, peek_settled: peek, token_used: Secret::default(), reconnects_announced: 0 };
             if sub.run() == Flow::Exit {
                 return;
             }
         }
-        next = if shared.client.http.config().idle_watch && !shared.conv().closed {
-            watch_idle(&shared, &ctl)
-        } else {
-            ctl.recv().ok()
-        };
+        next = idle(&shared, &ctl);
+    }
+}
+
+/// Between turns: the idle watch when configured, else a sleep on the control channel.
+fn idle(shared: &Shared, ctl: &Receiver<Ctl>) -> Option<Ctl> {
+    if shared.client.http.config().idle_watch && !shared.conv().closed {
+        watch_idle(shared, ctl)
+    } else {
+        ctl.recv().ok()
     }
 }
 
@@ -100,6 +121,12 @@ fn watch_idle(shared: &Shared, ctl: &Receiver<Ctl>) -> Option<Ctl> {
             return None;
         }
         match ctl.try_recv() {
+            // The watch reconnects by itself: this loop opens a new connection right away.
+            Ok(Ctl::ReconnectNow) => {
+                shared.reconnect_requested.store(false, std::sync::atomic::Ordering::SeqCst);
+                failures = 0;
+                continue;
+            }
             Ok(c) => return Some(c),
             Err(crossbeam_channel::TryRecvError::Disconnected) => return None,
             Err(crossbeam_channel::TryRecvError::Empty) => {}
@@ -123,6 +150,7 @@ fn watch_idle(shared: &Shared, ctl: &Receiver<Ctl>) -> Option<Ctl> {
             Watch::Failed => {
                 failures += 1;
                 match ctl.recv_timeout(backoff(failures)) {
+                    Ok(Ctl::ReconnectNow) => {}
                     Ok(c) => return Some(c),
                     Err(RecvTimeoutError::Disconnected) => return None,
                     Err(RecvTimeoutError::Timeout) => {}
@@ -302,6 +330,19 @@ impl Subscription<'_> {
                 Err(Connect::Cancelled) => End::Cancelled,
             };
             log_at!(Level::Debug, "chat {}: .out connection ended: {} (got records: {got_records})", self.shared.chat_id, end.describe());
+            if self.shared.reconnect_requested.swap(false, std::sync::atomic::Ordering::SeqCst)
+                && matches!(end, End::Failed(..) | End::LongPollOver)
+                && self.shared.conv().turn_in_flight
+            {
+                // The application cut this connection (`reconnect_now`): resume from the cursor at
+                // once, with no backoff and no reconnect counted.
+                if got_records {
+                    failures = 0;
+                    empty_windows = 0;
+                    outage_since = None;
+                }
+                continue;
+            }
             if got_records {
                 failures = 0;
                 empty_windows = 0;
@@ -334,7 +375,18 @@ impl Subscription<'_> {
                 }
                 End::LongPollOver => {
                     if !self.shared.conv().turn_in_flight {
-                        return Flow::Idle;
+                        if !self.shared.watch {
+                            return Flow::Idle;
+                        }
+                        // Watching between turns: a window that ends empty may end on a closed session.
+                        if !got_records {
+                            if let TurnCheck::Closed(reason) = self.shared.check_closed() {
+                                self.shared.conv().closed = true;
+                                self.shared.emit(Event::SessionClosed { reason });
+                                return Flow::Idle;
+                            }
+                        }
+                        continue;
                     }
                     if !got_records {
                         // An empty window while a turn is awaited: is anything still working on it?
@@ -419,6 +471,10 @@ impl Subscription<'_> {
             }
             match self.ctl.recv_timeout(left) {
                 Ok(Ctl::Shutdown) | Err(RecvTimeoutError::Disconnected) => return true,
+                Ok(Ctl::ReconnectNow) => {
+                    self.shared.reconnect_requested.store(false, std::sync::atomic::Ordering::SeqCst);
+                    return false;
+                }
                 Ok(Ctl::Subscribe { .. }) | Err(RecvTimeoutError::Timeout) => {}
             }
         }
@@ -522,6 +578,11 @@ impl Subscription<'_> {
             StreamItem::Chunk(rec) => {
                 *got_records = true;
                 *last_record = Instant::now();
+                if self.shared.watch {
+                    // Whoever started it, a turn is streaming: the stall rule applies, and a send
+                    // of ours now is a steering message.
+                    self.shared.conv().turn_in_flight = true;
+                }
                 // Assembled when delivered (see Shared::deliver), so that what a poll loop has not
                 // taken yet is not in the saved state either.
                 self.shared.dispatch(Delivery::Chunk(rec));
@@ -534,6 +595,9 @@ impl Subscription<'_> {
             }
             StreamItem::Ping { .. } => {
                 if !self.shared.conv().turn_in_flight {
+                    if self.shared.watch {
+                        return None;
+                    }
                     // A send settled the turn after the reader last looked (see Chat::send_payload).
                     return Some(End::TurnsDone);
                 }
@@ -614,6 +678,10 @@ impl Subscription<'_> {
             // e.g. one that raced our send: no turn-complete event for it. Without a seq (a legacy
             // append answer, or a turn we joined) every turn-complete counts.
             let ours = match tc.session_in_event_id {
+                _ if self.shared.watch => {
+                    c.awaited.retain(|&s| tc.session_in_event_id.is_none_or(|committed| s > committed));
+                    true
+                }
                 Some(committed) if !c.awaited.is_empty() => {
                     let before = c.awaited.len();
                     while c.awaited.front().is_some_and(|&s| s <= committed) {
@@ -648,7 +716,8 @@ impl Subscription<'_> {
             return Some(End::Closed);
         }
         // The callback may have sent the next message: then this connection carries its turn too.
-        if more || self.shared.conv().turn_in_flight {
+        // A watching chat reads on, whatever comes next.
+        if more || self.shared.watch || self.shared.conv().turn_in_flight {
             None
         } else {
             Some(End::TurnsDone)

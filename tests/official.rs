@@ -85,3 +85,75 @@ fn a_turn_complete_of_an_earlier_turn_is_not_ours() {
         assert_eq!(ours.next_event(Duration::from_millis(300)), None, "and there is no other");
     });
 }
+
+/// `reconnect_now` after a network change: a connection that went silent (here a stalled one,
+/// with a stall timeout far away) is replaced at once, and the turn arrives whole, with no event
+/// of a reconnect the application asked for.
+#[test]
+fn reconnect_now_replaces_a_silent_connection_at_once() {
+    both_modes(|mode| {
+        let server = server_with(mode, |c| c.delta_delay = Duration::from_millis(2));
+        let client = Client::new(config(&server).with_stall_timeout(Duration::from_secs(15))).unwrap();
+        let chat = open(&client);
+        server.set_faults(Faults { stall_next_out_ms: Some(10_000), ..Faults::default() });
+        let started = Instant::now();
+        chat.send_text("/slow 5").unwrap();
+        assert_eq!(chat.next_event(Duration::from_millis(300)), None, "the stalled stream says nothing");
+        chat.reconnect_now();
+        let turn = collect_turn(&chat);
+        assert_eq!(turn.text, "tick 1 tick 2 tick 3 tick 4 tick 5");
+        assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+        assert!(turn.others.iter().all(|e| !matches!(e, Event::Reconnecting { .. })), "{:?}", turn.others);
+        // Idle, it does nothing, and the chat goes on.
+        chat.reconnect_now();
+        chat.send_text("after").unwrap();
+        assert_eq!(collect_turn(&chat).text, "You said: after");
+    });
+}
+
+/// Watch mode: a second chat object on the same chat id, watching, sees every turn the first one
+/// drives — exactly once each, across a server continuation and a reconnect — while the driver
+/// sees only its own.
+#[test]
+fn a_watching_chat_sees_every_turn_exactly_once() {
+    both_modes(|mode| {
+        let server = server_with(mode, |c| c.delta_delay = Duration::from_millis(3));
+        let client = Client::new(config(&server).with_long_poll(Duration::from_secs(1))).unwrap();
+        let driver = client.open(ChatOptions::new("demo").with_chat_id("watched")).unwrap();
+        let watcher = client.open(ChatOptions::new("demo").with_chat_id("watched").with_watch(true)).unwrap();
+
+        driver.send_text("one").unwrap();
+        assert_eq!(collect_turn(&driver).text, "You said: one");
+        assert_eq!(collect_turn(&watcher).message_text(), "You said: one");
+
+        // A continuation: the run is killed between turns; the next message starts a new one.
+        server.kill_run(driver.session_id());
+        driver.send_text("two").unwrap();
+        assert_eq!(collect_turn(&driver).text, "You said: two");
+        assert_eq!(collect_turn(&watcher).message_text(), "You said: two");
+
+        // A reconnect of the watcher in the middle of a turn.
+        driver.send_text("/slow 30").unwrap();
+        let mut seen = 0;
+        let mut text = String::new();
+        let turn = loop {
+            match watcher.next_event(WAIT).expect("the watcher sees the turn") {
+                Event::Chunk(c) if c.chunk_type == "text-delta" => {
+                    text.push_str(c.delta.as_deref().unwrap_or(""));
+                    seen += 1;
+                    if seen == 5 {
+                        watcher.reconnect_now();
+                    }
+                }
+                Event::TurnComplete(t) => break t,
+                _ => {}
+            }
+        };
+        let expected = (1..=30).map(|i| format!("tick {i}")).collect::<Vec<_>>().join(" ");
+        assert_eq!(text, expected, "the turn across the reconnect, exactly once");
+        assert!(turn.message_json.contains(&expected));
+        collect_turn(&driver);
+        assert_eq!(watcher.next_event(Duration::from_millis(300)), None, "nothing more");
+        assert_eq!(in_messages(&server, driver.session_id()).len(), 3);
+    });
+}

@@ -79,6 +79,7 @@ pub struct tchat_chat_options {
     metadata: Option<Value>,
     trigger_config: TriggerConfig,
     first_message: Option<String>,
+    watch: bool,
 }
 
 /// A new, empty options object. Never NULL. Free it with `tchat_chat_options_free`.
@@ -111,6 +112,19 @@ pub unsafe extern "C" fn tchat_chat_options_set_task_id(
             return Err(Fail::invalid("task_id is empty"));
         }
         options.task_id = Some(task_id.to_owned());
+        Ok(())
+    })
+}
+
+/// Watch mode (default false): the chat stays subscribed across turns and delivers the events of
+/// every turn on the chat, whoever drives it (another device, a dashboard, a backend), each exactly
+/// once, across continuations and reconnects; its own sends work as usual. Costs one held
+/// connection for the chat's life. Saved state keeps the mode for `tchat_chat_restore`.
+#[no_mangle]
+pub unsafe extern "C" fn tchat_chat_options_set_watch(options: *mut tchat_chat_options, watch: bool) -> tchat_status {
+    ffi_boundary!({
+        let options = unsafe { arg_mut(options, "options") }?;
+        options.watch = watch;
         Ok(())
     })
 }
@@ -312,6 +326,7 @@ pub unsafe extern "C" fn tchat_chat_open(
             metadata: options.metadata.clone(),
             trigger_config: options.trigger_config.clone(),
             first_message: options.first_message.clone(),
+            watch: options.watch,
         })?;
         unsafe { write_out(out, Box::into_raw(Box::new(tchat_chat::new(chat)))) };
         Ok(())
@@ -669,6 +684,23 @@ pub unsafe extern "C" fn tchat_chat_next_event(
                 Ok(())
             }
             None => Err(Fail::new(tchat_status::TCHAT_TIMEOUT, "no event (timeout or wake)")),
+        }
+    })
+}
+
+/// Reconnects the chat's stream at once, e.g. after the app learns the network changed (Wi-Fi to
+/// cellular, a laptop waking up): the current connection, which may be dead without knowing it, is
+/// cut and a new one resumes from the cursor, and a reconnect backoff under way is cut short.
+/// Nothing is lost or repeated. With no stream open (idle, no idle watch) it does nothing. Returns
+/// at once; any thread, also the chat's callback.
+#[no_mangle]
+pub unsafe extern "C" fn tchat_chat_reconnect_now(chat: *mut tchat_chat) -> tchat_status {
+    ffi_boundary!({
+        unsafe {
+            with_chat(chat, |c| {
+                c.reconnect_now();
+                Ok(())
+            })
         }
     })
 }

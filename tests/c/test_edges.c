@@ -250,6 +250,151 @@ static void test_idle_watch_hears_a_close(void) {
     tchat_client_free(client);
 }
 
+/* Polls until a turn-complete; returns it (owned) or NULL after timeout_ms. Text deltas go to `text`. */
+static tchat_event *poll_to_turn_end(tchat_chat *chat, char *text, size_t cap, long timeout_ms) {
+    long long deadline = t_now_ms() + timeout_ms;
+    while (t_now_ms() < deadline) {
+        tchat_event *ev = NULL;
+        if (tchat_chat_next_event(chat, 100, &ev) != TCHAT_OK) continue;
+        if (tchat_event_get_kind(ev) == TCHAT_EVENT_KIND_TURN_COMPLETE) return ev;
+        if (tchat_event_get_kind(ev) == TCHAT_EVENT_KIND_CHUNK && text) {
+            const char *d = tchat_event_delta(ev, NULL);
+            const char *type = tchat_event_chunk_type(ev);
+            if (d && type && strcmp(type, "text-delta") == 0 && strlen(text) + strlen(d) < cap) strcat(text, d);
+        }
+        tchat_event_free(ev);
+    }
+    return NULL;
+}
+
+static void test_settled_close_mid_turn(tchat_client *client) {
+    tchat_chat *chat = t_open(client, NULL), *restored = NULL;
+    char *state = NULL, *p;
+    tchat_event *ev;
+    t_turn turn;
+    t_section("a settled close mid-turn: a turn-complete flagged incomplete");
+    if (!chat) {
+        CHECK(chat != NULL);
+        return;
+    }
+    t_turn_reset(&turn);
+    CHECK_STATUS(tchat_chat_send_text(chat, "first"), TCHAT_OK);
+    CHECK(t_poll_turn(chat, &turn, T_TURN_MS));
+    CHECK_STATUS(tchat_chat_save_state(chat, &state), TCHAT_OK);
+    CHECK_STATUS(tchat_chat_free(chat), TCHAT_OK);
+    if (!state) return;
+    /* The state of an app that saved "turn in flight" at the very end of the turn. */
+    p = strstr(state, "\"turnInFlight\":false");
+    CHECK(p != NULL);
+    if (p) memcpy(p, "\"turnInFlight\":true ", strlen("\"turnInFlight\":true "));
+    CHECK_STATUS(tchat_chat_restore(client, state, &restored), TCHAT_OK);
+    tchat_string_free(state);
+    if (!restored) return;
+    ev = poll_to_turn_end(restored, NULL, 0, 3000);
+    CHECK(ev != NULL);
+    if (ev) {
+        CHECK(tchat_event_incomplete(ev));
+        tchat_event_free(ev);
+    }
+    CHECK(!tchat_chat_is_turn_in_flight(restored));
+    CHECK_STATUS(tchat_chat_free(restored), TCHAT_OK);
+}
+
+static void test_turn_correlation(tchat_client *client) {
+    tchat_chat *ours = open_id(client, "c-correlate"), *theirs;
+    tchat_event *ev;
+    char text[512] = "";
+    t_turn turn;
+    t_section("turn correlation: no turn-complete event for a turn this chat did not start");
+    if (!ours) {
+        CHECK(ours != NULL);
+        return;
+    }
+    t_turn_reset(&turn);
+    CHECK_STATUS(tchat_chat_send_text(ours, "warm up"), TCHAT_OK);
+    CHECK(t_poll_turn(ours, &turn, T_TURN_MS));
+    theirs = open_id(client, "c-correlate");
+    if (theirs) {
+        t_turn_reset(&turn);
+        CHECK_STATUS(tchat_chat_send_text(theirs, "from the other device"), TCHAT_OK);
+        CHECK(t_poll_turn(theirs, &turn, T_TURN_MS));
+        CHECK_STATUS(tchat_chat_free(theirs), TCHAT_OK);
+    }
+    CHECK_STATUS(tchat_chat_send_text(ours, "mine"), TCHAT_OK);
+    ev = poll_to_turn_end(ours, text, sizeof text, T_TURN_MS);
+    CHECK(ev != NULL);
+    if (ev) {
+        CHECK_CONTAINS(tchat_event_message_json(ev, NULL), "You said: mine");
+        CHECK(strstr(tchat_event_message_json(ev, NULL), "other device") == NULL);
+        tchat_event_free(ev);
+    }
+    CHECK_STATUS(tchat_chat_free(ours), TCHAT_OK);
+}
+
+static void test_reconnect_now(tchat_client *client) {
+    tchat_chat *chat = t_open(client, NULL);
+    tchat_event *ev;
+    char text[512] = "";
+    long long started;
+    t_section("tchat_chat_reconnect_now replaces a silent connection at once");
+    if (!chat) {
+        CHECK(chat != NULL);
+        return;
+    }
+    CHECK(t_devserver_post("/__devserver/faults", "{\"stall_next_out_ms\":20000}") == 200);
+    started = t_now_ms();
+    CHECK_STATUS(tchat_chat_send_text(chat, "/slow 5"), TCHAT_OK);
+    CHECK_STATUS(tchat_chat_reconnect_now(chat), TCHAT_OK);
+    CHECK_STATUS(tchat_chat_reconnect_now(NULL), TCHAT_INVALID_ARGUMENT);
+    ev = poll_to_turn_end(chat, text, sizeof text, T_TURN_MS);
+    CHECK(ev != NULL);
+    if (ev) tchat_event_free(ev);
+    CHECK_STR(text, "tick 1 tick 2 tick 3 tick 4 tick 5");
+    CHECK(t_now_ms() - started < 10000);
+    printf("turn complete %lld ms after the send\n", t_now_ms() - started);
+    t_devserver_post("/__devserver/faults", "{}");
+    CHECK_STATUS(tchat_chat_free(chat), TCHAT_OK);
+}
+
+static void test_watch_mode(tchat_client *client) {
+    tchat_chat *driver = open_id(client, "c-watched"), *watcher = NULL;
+    tchat_chat_options *o = tchat_chat_options_new();
+    tchat_event *ev;
+    char text[512];
+    t_turn turn;
+    int i;
+    t_section("watch mode: a watching chat sees every turn another chat drives, once");
+    CHECK_STATUS(tchat_chat_options_set_watch(NULL, true), TCHAT_INVALID_ARGUMENT);
+    tchat_chat_options_set_task_id(o, "demo");
+    tchat_chat_options_set_chat_id(o, "c-watched");
+    CHECK_STATUS(tchat_chat_options_set_watch(o, true), TCHAT_OK);
+    CHECK_STATUS(tchat_chat_open(client, o, &watcher), TCHAT_OK);
+    tchat_chat_options_free(o);
+    if (!driver || !watcher) {
+        CHECK(driver != NULL && watcher != NULL);
+        tchat_chat_free(driver);
+        tchat_chat_free(watcher);
+        return;
+    }
+    for (i = 0; i < 2; i++) {
+        char message[64], want[96];
+        snprintf(message, sizeof message, "turn number %d", i);
+        snprintf(want, sizeof want, "You said: %s", message);
+        t_turn_reset(&turn);
+        CHECK_STATUS(tchat_chat_send_text(driver, message), TCHAT_OK);
+        CHECK(t_poll_turn(driver, &turn, T_TURN_MS));
+        CHECK_STR(turn.text, want);
+        text[0] = '\0';
+        ev = poll_to_turn_end(watcher, text, sizeof text, T_TURN_MS);
+        CHECK(ev != NULL);
+        if (ev) tchat_event_free(ev);
+        CHECK_STR(text, want);
+    }
+    CHECK_STATUS(tchat_chat_next_event(watcher, 300, &ev), TCHAT_TIMEOUT);
+    CHECK_STATUS(tchat_chat_free(watcher), TCHAT_OK);
+    CHECK_STATUS(tchat_chat_free(driver), TCHAT_OK);
+}
+
 int main(void) {
     tchat_client *client = quick_client();
     test_reopen(client);
@@ -258,6 +403,10 @@ int main(void) {
     test_approval_continues_the_message(client);
     test_restore_mid_turn_one_text_part(client);
     test_idle_watch_hears_a_close();
+    test_settled_close_mid_turn(client);
+    test_turn_correlation(client);
+    test_reconnect_now(client);
+    test_watch_mode(client);
     tchat_client_free(client);
     return t_finish();
 }
