@@ -473,12 +473,15 @@ mod tests {
                 error_text: None,
                 stopped: true,
                 pending_approvals: vec!["ap1".into(), "ap2".into()],
+                incomplete: true,
             }),
             true,
         );
         let p: *const tchat_event = &ev;
         unsafe {
             assert!(tchat_event_stopped(p));
+            assert!(tchat_event_incomplete(p));
+            assert!(!tchat_event_incomplete(std::ptr::null()));
             assert_eq!(tchat_event_pending_approval_count(p), 2);
             assert_eq!(CStr::from_ptr(tchat_event_pending_approval_id(p, 1)).to_str().unwrap(), "ap2");
             assert!(tchat_event_pending_approval_id(p, 2).is_null());
