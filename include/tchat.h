@@ -72,6 +72,18 @@ typedef enum tchat_status {
   TCHAT_RUN_ENDED = 13,
 } tchat_status;
 
+// The steps of a send's life a send observer is told of.
+typedef enum tchat_send_event_kind {
+  // The message is on the session's input (the append answered).
+  TCHAT_SEND_EVENT_KIND_MESSAGE_SENT = 1,
+  // The first chunk of the turn the send started arrived.
+  TCHAT_SEND_EVENT_KIND_FIRST_CHUNK = 2,
+  // That turn's turn-complete arrived.
+  TCHAT_SEND_EVENT_KIND_TURN_COMPLETED = 3,
+  // The send failed; the call returns the same status.
+  TCHAT_SEND_EVENT_KIND_SEND_FAILED = 4,
+} tchat_send_event_kind;
+
 // What a `tchat_event` is. `tchat_event_get_kind()` returns it.
 typedef enum tchat_event_kind {
   // Not an event (`tchat_event_get_kind(NULL)`).
@@ -186,6 +198,34 @@ typedef int (*tchat_token_provider_callback)(void *user_data,
 
 // Frees the `user_data` of a callback: called exactly once, when the library no longer needs it.
 typedef void (*tchat_user_data_free_callback)(void *user_data);
+
+// What a send observer is told: one step of one send's life (see
+// `tchat_client_options_set_send_observer`). Borrowed: valid only during the call; its strings too.
+typedef struct tchat_send_event {
+  enum tchat_send_event_kind kind;
+  // The chat's id. Never NULL.
+  const char *chat_id;
+  // The sent message's id (a text message's generated id); NULL for sends without one (actions,
+  // regenerate).
+  const char *message_id;
+  // `TCHAT_SEND_EVENT_KIND_MESSAGE_SENT`: the message's `.in` seq; -1 when the server did not say.
+  int64_t seq;
+  // Milliseconds since the send call began.
+  uint64_t elapsed_ms;
+  // `TCHAT_SEND_EVENT_KIND_SEND_FAILED`: the failure's status (what the call returns), its HTTP status
+  // (0 without one) and message (never a token). `TCHAT_OK`, 0 and NULL for the other kinds.
+  enum tchat_status status;
+  int http_status;
+  const char *error_message;
+} tchat_send_event;
+
+// Told of every send's life, for telemetry: called with the `user_data` given to
+// `tchat_client_options_set_send_observer` and a borrowed event. `TCHAT_SEND_EVENT_KIND_MESSAGE_SENT` and `_SEND_FAILED`
+// are called on the thread that called the send; `_FIRST_CHUNK` and `_TURN_COMPLETED` on the chat's
+// reader thread (so a fast agent's first chunk may be told before the message is). It must return
+// quickly and must not free the chat or the client.
+typedef void (*tchat_send_observer_callback)(void *user_data,
+                                             const struct tchat_send_event *ev);
 
 // Receives a chat's events: `user_data` as given to `tchat_chat_set_callback`, and the event,
 // borrowed: valid only until the callback returns (copy it with `tchat_event_copy` to keep it;
@@ -350,6 +390,15 @@ enum tchat_status tchat_client_options_set_token_provider(struct tchat_client_op
                                                           void *user_data,
                                                           tchat_user_data_free_callback user_data_free);
 
+// Installs a send observer: told of every send's life on the client's chats, for telemetry (see
+// `tchat_send_observer_callback` for what and on which thread). `callback` NULL removes it (then
+// `user_data` and `user_data_free` are ignored). `user_data_free` (may be NULL) is called exactly
+// once, when no options object, client or chat holds the observer any more; not if this call fails.
+enum tchat_status tchat_client_options_set_send_observer(struct tchat_client_options *options,
+                                                         tchat_send_observer_callback callback,
+                                                         void *user_data,
+                                                         tchat_user_data_free_callback user_data_free);
+
 // Creates a client from `options` (which are copied: free them whenever you like). Checks the
 // settings (token present, URL scheme and host, long-poll range); makes no network request.
 //
@@ -500,6 +549,13 @@ enum tchat_status tchat_chat_save_state(const struct tchat_chat *chat,
 // May be called from inside the event callback.
 enum tchat_status tchat_chat_send_text(struct tchat_chat *chat,
                                        const char *text);
+
+// `tchat_chat_send_text` with metadata for this message only: `metadata_json`, a JSON object, is
+// merged over the chat's client data (its keys win) and sent as the message's `metadata`. Not an
+// object: `TCHAT_INVALID_ARGUMENT`.
+enum tchat_status tchat_chat_send_text_with_metadata(struct tchat_chat *chat,
+                                                     const char *text,
+                                                     const char *metadata_json);
 
 // Sends a steering message mid-turn: the agent takes it into account at its next step boundary (or,
 // as its configuration says, keeps it for the turn after). Never cancels the stream. With no turn

@@ -192,6 +192,17 @@ pub(crate) struct Conv {
     pub last_assistant: Option<Value>,
     pub metadata: Option<Value>,
     pub closed: bool,
+    /// The send whose turn the observer follows: when it started, its message id, and whether its
+    /// first chunk has been seen.
+    pub observed: Option<ObservedSend>,
+}
+
+/// See [`Conv::observed`].
+#[derive(Clone)]
+pub(crate) struct ObservedSend {
+    pub started: std::time::Instant,
+    pub message_id: Option<String>,
+    pub first_chunk_seen: bool,
 }
 
 impl Conv {
@@ -200,10 +211,40 @@ impl Conv {
         self.turn_in_flight = false;
         self.turns_expected = 0;
         self.awaited.clear();
+        self.observed = None;
     }
 }
 
 impl Shared {
+    /// Tells the client's send observer, if any.
+    pub fn observe(&self, event: crate::SendEvent) {
+        if let Some(observer) = &self.client.http.config().send_observer {
+            if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| observer(&self.chat_id, &event))).is_err() {
+                log_at!(Level::Error, "chat {}: the send observer panicked", self.chat_id);
+            }
+        }
+    }
+
+    /// The reader saw a chunk or a turn's end of the observed send's turn.
+    pub fn observe_turn(&self, turn_end: bool) {
+        let event = {
+            let mut c = self.conv();
+            let Some(o) = c.observed.as_mut() else { return };
+            let elapsed = o.started.elapsed();
+            let message_id = o.message_id.clone();
+            if turn_end {
+                c.observed = None;
+                crate::SendEvent::TurnCompleted { message_id, elapsed }
+            } else if !o.first_chunk_seen {
+                o.first_chunk_seen = true;
+                crate::SendEvent::FirstChunk { message_id, elapsed }
+            } else {
+                return;
+            }
+        };
+        self.observe(event);
+    }
+
     pub fn conv(&self) -> MutexGuard<'_, Conv> {
         self.conv.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -576,6 +617,7 @@ impl Chat {
             last_assistant: None,
             metadata: options.metadata.clone(),
             closed: false,
+            observed: None,
         };
         let chat = Chat::start(client, created.session_id, chat_id, options.task_id.clone(), conv, options.watch)?;
         let streaming = created.is_cached && chat.join_existing();
@@ -638,6 +680,7 @@ impl Chat {
             last_assistant: saved.last_assistant_message.clone(),
             metadata: saved.metadata.clone(),
             closed: false,
+            observed: None,
         };
         log_at!(Level::Info, "chat {}: restored session {} at cursor {:?}", saved.chat_id, saved.session_id, saved.last_event_id);
         let chat = Chat::start(client, saved.session_id, saved.chat_id, saved.task_id, conv, saved.watch)?;
@@ -778,6 +821,13 @@ impl Chat {
     /// stream is not interrupted.
     pub fn send_text(&self, text: &str) -> Result<()> {
         self.send_payload(json!({"trigger": "submit-message", "message": user_text_message(text)}), Expect::Turn)
+    }
+
+    /// [`Chat::send_text`] with metadata for this message only, merged over the chat's client data
+    /// (`metadata` must be a JSON object; its keys win).
+    pub fn send_text_with_metadata(&self, text: &str, metadata: &Value) -> Result<()> {
+        let extra = metadata.as_object().ok_or_else(|| Error::invalid("metadata must be a JSON object"))?;
+        self.send_payload_with(json!({"trigger": "submit-message", "message": user_text_message(text)}), Expect::Turn, Some(extra))
     }
 
     /// Sends a steering message mid-turn: the agent injects it at its next step boundary (or keeps it
@@ -1007,20 +1057,54 @@ impl Chat {
         }
     }
 
-    fn send_payload(&self, mut fields: Value, expect: Expect) -> Result<()> {
+    fn send_payload(&self, fields: Value, expect: Expect) -> Result<()> {
+        self.send_payload_with(fields, expect, None)
+    }
+
+    /// [`Chat::send_payload`] with per-send metadata merged over the chat's client data (its
+    /// keys win), and the send observer told of the send's life.
+    fn send_payload_with(&self, fields: Value, expect: Expect, metadata: Option<&serde_json::Map<String, Value>>) -> Result<()> {
+        let started = std::time::Instant::now();
+        let message_id = fields.pointer("/message/id").and_then(Value::as_str).map(str::to_owned);
+        let result = self.send_payload_inner(fields, expect, metadata, started, message_id.clone());
+        match &result {
+            Ok(Some(seq)) => {
+                self.shared.observe(crate::SendEvent::MessageSent { message_id, seq: *seq, elapsed: started.elapsed() });
+            }
+            Ok(None) => {}
+            Err(e) => self.shared.observe(crate::SendEvent::SendFailed { message_id, error: e.clone(), elapsed: started.elapsed() }),
+        }
+        result.map(|_| ())
+    }
+
+    fn send_payload_inner(
+        &self,
+        mut fields: Value,
+        expect: Expect,
+        metadata: Option<&serde_json::Map<String, Value>>,
+        started: std::time::Instant,
+        message_id: Option<String>,
+    ) -> Result<Option<Option<u64>>> {
         let _guard = self.shared.send_lock.lock().unwrap_or_else(|e| e.into_inner());
         self.check_open()?;
         self.shared.ensure_run(false)?;
         fields["chatId"] = json!(self.shared.chat_id);
-        if let Some(m) = self.shared.conv().metadata.clone() {
-            fields["metadata"] = m;
+        let chat_metadata = self.shared.conv().metadata.clone();
+        match (chat_metadata, metadata) {
+            (Some(Value::Object(mut base)), Some(extra)) => {
+                base.extend(extra.clone());
+                fields["metadata"] = Value::Object(base);
+            }
+            (_, Some(extra)) => fields["metadata"] = Value::Object(extra.clone()),
+            (Some(m), None) => fields["metadata"] = m,
+            (None, None) => {}
         }
         let chunk = json!({"kind": "message", "payload": fields});
         if expect == Expect::Nothing {
             self.append(&chunk)?;
             let mut c = self.shared.conv();
             c.closing_run = c.run_id.clone();
-            return Ok(());
+            return Ok(None);
         }
         self.wait_for_closing_run();
         // Subscribe first, append second. The agent trims `.out` back to the previous turn-complete
@@ -1034,6 +1118,11 @@ impl Chat {
             if new_turn {
                 c.turn_in_flight = true;
                 c.turns_expected += 1;
+                // The observer follows the turn this send starts (set before the append: a fast
+                // agent's first chunk may come before the append's answer).
+                if self.shared.client.http.config().send_observer.is_some() {
+                    c.observed = Some(ObservedSend { started, message_id, first_chunk_seen: false });
+                }
             }
             new_turn
         };
@@ -1061,12 +1150,15 @@ impl Chat {
                         }
                     }
                 }
-                Ok(())
+                Ok(Some(seq))
             }
             Err(e) => {
                 if new_turn && c.appends_pending == 0 {
                     c.turns_expected = c.turns_expected.saturating_sub(1);
                     c.turn_in_flight = c.turns_expected > 0;
+                }
+                if new_turn {
+                    c.observed = None;
                 }
                 Err(e)
             }

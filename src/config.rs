@@ -16,6 +16,12 @@ pub const DEFAULT_BASE_URL: &str = "https://api.trigger.dev";
 /// Called on whichever thread made the failing request (a reader thread for `.out`).
 pub type TokenProvider = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
 
+/// Told of every send's life (see [`crate::SendEvent`]) with the chat id: `MessageSent` and
+/// `SendFailed` on the thread that called the send, `FirstChunk` and `TurnCompleted` on the chat's
+/// reader thread (so a fast agent's `FirstChunk` may come before `MessageSent`). It must return
+/// quickly and must not free the chat.
+pub type SendObserver = Arc<dyn Fn(&str, &crate::SendEvent) + Send + Sync>;
+
 /// When and how often a failed REST call is tried again (PROTOCOL 0).
 #[derive(Debug, Clone, PartialEq)]
 pub struct RetryPolicy {
@@ -64,6 +70,7 @@ pub struct ClientConfig {
     pub(crate) extra_root_certs_pem: Vec<u8>,
     pub(crate) allow_insecure_http: bool,
     pub(crate) token_provider: Option<TokenProvider>,
+    pub(crate) send_observer: Option<SendObserver>,
     pub(crate) idle_watch: bool,
     pub(crate) reconnect_limit: Option<Duration>,
 }
@@ -85,6 +92,7 @@ impl ClientConfig {
             extra_root_certs_pem: Vec::new(),
             allow_insecure_http: false,
             token_provider: None,
+            send_observer: None,
             idle_watch: false,
             reconnect_limit: None,
         }
@@ -172,6 +180,12 @@ impl ClientConfig {
     /// the clear).
     pub fn with_insecure_http(mut self, allow: bool) -> Self {
         self.allow_insecure_http = allow;
+        self
+    }
+
+    /// Telemetry of every send of this client's chats (see [`SendObserver`]).
+    pub fn with_send_observer(mut self, observer: SendObserver) -> Self {
+        self.send_observer = Some(observer);
         self
     }
 

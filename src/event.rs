@@ -80,3 +80,19 @@ pub struct TurnCompleteEvent {
     /// what had arrived by then.
     pub incomplete: bool,
 }
+
+/// A step of one send's life, for telemetry (`ClientConfig::with_send_observer`), as the official
+/// transport reports them: the append answered, the reply's first chunk, its turn-complete, or the
+/// send's failure. `elapsed` counts from the start of the send call.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum SendEvent {
+    /// The message is on the session's `.in` (`seq`, when the server told it).
+    MessageSent { message_id: Option<String>, seq: Option<u64>, elapsed: Duration },
+    /// The first chunk of the turn the send started arrived.
+    FirstChunk { message_id: Option<String>, elapsed: Duration },
+    /// That turn's turn-complete arrived.
+    TurnCompleted { message_id: Option<String>, elapsed: Duration },
+    /// The send failed (the call returns the same error).
+    SendFailed { message_id: Option<String>, error: Error, elapsed: Duration },
+}

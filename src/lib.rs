@@ -35,9 +35,9 @@ pub mod ffi;
 pub use api::MAX_APPEND_BYTES;
 pub use chat::{Callback, Chat, ChatOptions, TriggerConfig};
 pub use client::Client;
-pub use config::{ClientConfig, RetryPolicy, TokenProvider, DEFAULT_BASE_URL};
+pub use config::{ClientConfig, RetryPolicy, SendObserver, TokenProvider, DEFAULT_BASE_URL};
 pub use error::{Error, ErrorKind, Result};
-pub use event::{ChunkEvent, Event, TurnCompleteEvent};
+pub use event::{ChunkEvent, Event, SendEvent, TurnCompleteEvent};
 pub use state::{RunMode, SavedState};
 
 /// The crate version, as reported by `tchat_version()` and in the `User-Agent` header.

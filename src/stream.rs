@@ -583,6 +583,7 @@ impl Subscription<'_> {
                     // of ours now is a steering message.
                     self.shared.conv().turn_in_flight = true;
                 }
+                self.shared.observe_turn(false);
                 // Assembled when delivered (see Shared::deliver), so that what a poll loop has not
                 // taken yet is not in the saved state either.
                 self.shared.dispatch(Delivery::Chunk(rec));
@@ -706,6 +707,9 @@ impl Subscription<'_> {
             (c.turn_in_flight, tc.session_closed, ours)
         };
         if ours {
+            if !more {
+                self.shared.observe_turn(true);
+            }
             self.shared.dispatch(Delivery::TurnEnd { seq_num: Some(seq_num), incomplete: false });
         } else {
             log_at!(Level::Debug, "chat {}: skipped the turn-complete of a turn this chat did not start", self.shared.chat_id);

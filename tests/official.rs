@@ -157,3 +157,47 @@ fn a_watching_chat_sees_every_turn_exactly_once() {
         assert_eq!(in_messages(&server, driver.session_id()).len(), 3);
     });
 }
+
+/// The send lifecycle for telemetry: message-sent (with the seq), first-chunk and turn-completed
+/// for a send, message-send-failed with the status for a refused one; and per-send metadata merged
+/// over the chat's client data.
+#[test]
+fn the_send_lifecycle_and_per_send_metadata() {
+    use std::sync::{Arc, Mutex};
+    use tchat::SendEvent;
+    let server = server(RunMode::Server);
+    let seen: Arc<Mutex<Vec<(String, SendEvent)>>> = Arc::default();
+    let sink = seen.clone();
+    let config = config(&server).with_send_observer(Arc::new(move |chat: &str, ev: &SendEvent| {
+        sink.lock().unwrap().push((chat.to_owned(), ev.clone()));
+    }));
+    let client = Client::new(config).unwrap();
+    let chat = client
+        .open(ChatOptions::new("demo").with_chat_id("telemetry").with_metadata(serde_json::json!({ "user": "u1", "plan": "free" })))
+        .unwrap();
+    chat.send_text_with_metadata("observed", &serde_json::json!({ "plan": "pro", "trace": "t-1" })).unwrap();
+    assert_eq!(collect_turn(&chat).text, "You said: observed");
+    let events: Vec<SendEvent> = seen.lock().unwrap().iter().map(|(c, e)| {
+        assert_eq!(c, "telemetry");
+        e.clone()
+    }).collect();
+    let sent = events.iter().position(|e| matches!(e, SendEvent::MessageSent { seq: Some(0), message_id: Some(_), .. }));
+    let first = events.iter().position(|e| matches!(e, SendEvent::FirstChunk { .. }));
+    let done = events.iter().position(|e| matches!(e, SendEvent::TurnCompleted { .. }));
+    assert!(sent.is_some() && first.is_some() && done.is_some(), "{events:?}");
+    assert!(first < done && sent < done, "{events:?}");
+    assert_eq!(events.len(), 3, "{events:?}");
+    let records = server.in_records(chat.session_id());
+    assert_eq!(records[0]["body"]["payload"]["metadata"], serde_json::json!({ "user": "u1", "plan": "pro", "trace": "t-1" }));
+
+    // A send the server refuses: message-send-failed with the status, and the call's error.
+    chat.close_session(None).unwrap();
+    seen.lock().unwrap().clear();
+    assert!(chat.send_text("refused").is_err());
+    let events = seen.lock().unwrap().clone();
+    assert!(
+        matches!(&events[..], [(_, SendEvent::SendFailed { error, .. })] if error.kind() == tchat::ErrorKind::SessionClosed),
+        "{events:?}"
+    );
+    assert!(chat.send_text_with_metadata("x", &serde_json::json!([1])).is_err(), "metadata must be an object");
+}

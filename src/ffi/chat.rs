@@ -489,6 +489,27 @@ pub unsafe extern "C" fn tchat_chat_send_text(chat: *mut tchat_chat, text: *cons
     })
 }
 
+/// `tchat_chat_send_text` with metadata for this message only: `metadata_json`, a JSON object, is
+/// merged over the chat's client data (its keys win) and sent as the message's `metadata`. Not an
+/// object: `TCHAT_INVALID_ARGUMENT`.
+#[no_mangle]
+pub unsafe extern "C" fn tchat_chat_send_text_with_metadata(
+    chat: *mut tchat_chat,
+    text: *const c_char,
+    metadata_json: *const c_char,
+) -> tchat_status {
+    ffi_boundary!({
+        let text = unsafe { arg_str(text, "text") }?;
+        let metadata_text = unsafe { arg_str(metadata_json, "metadata_json") }?;
+        let metadata: Value = serde_json::from_str(metadata_text)
+            .map_err(|e| Fail::invalid(format!("metadata_json is not valid JSON: {e}")))?;
+        if !metadata.is_object() {
+            return Err(Fail::invalid("metadata_json must be a JSON object"));
+        }
+        unsafe { with_chat(chat, |c| Ok(c.send_text_with_metadata(text, &metadata)?)) }
+    })
+}
+
 /// Sends a steering message mid-turn: the agent takes it into account at its next step boundary (or,
 /// as its configuration says, keeps it for the turn after). Never cancels the stream. With no turn
 /// in flight it is an ordinary message and starts a turn at once, as the official clients'

@@ -38,6 +38,7 @@ pub struct tchat_client_options {
     root_certs_pem: Vec<u8>,
     allow_insecure_http: bool,
     token_provider: Option<Arc<TokenProvider>>,
+    send_observer: Option<Arc<SendObserver>>,
     idle_watch: bool,
     reconnect_limit_ms: Option<u64>,
 }
@@ -59,6 +60,91 @@ pub type tchat_token_provider_callback = Option<
 
 /// Frees the `user_data` of a callback: called exactly once, when the library no longer needs it.
 pub type tchat_user_data_free_callback = Option<unsafe extern "C" fn(user_data: *mut c_void)>;
+
+/// What a send observer is told: one step of one send's life (see
+/// `tchat_client_options_set_send_observer`). Borrowed: valid only during the call; its strings too.
+#[repr(C)]
+pub struct tchat_send_event {
+    pub kind: tchat_send_event_kind,
+    /// The chat's id. Never NULL.
+    pub chat_id: *const c_char,
+    /// The sent message's id (a text message's generated id); NULL for sends without one (actions,
+    /// regenerate).
+    pub message_id: *const c_char,
+    /// `TCHAT_SEND_EVENT_KIND_MESSAGE_SENT`: the message's `.in` seq; -1 when the server did not say.
+    pub seq: i64,
+    /// Milliseconds since the send call began.
+    pub elapsed_ms: u64,
+    /// `TCHAT_SEND_EVENT_KIND_SEND_FAILED`: the failure's status (what the call returns), its HTTP status
+    /// (0 without one) and message (never a token). `TCHAT_OK`, 0 and NULL for the other kinds.
+    pub status: tchat_status,
+    pub http_status: c_int,
+    pub error_message: *const c_char,
+}
+
+/// The steps of a send's life a send observer is told of.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum tchat_send_event_kind {
+    /// The message is on the session's input (the append answered).
+    MessageSent = 1,
+    /// The first chunk of the turn the send started arrived.
+    FirstChunk = 2,
+    /// That turn's turn-complete arrived.
+    TurnCompleted = 3,
+    /// The send failed; the call returns the same status.
+    SendFailed = 4,
+}
+
+/// Told of every send's life, for telemetry: called with the `user_data` given to
+/// `tchat_client_options_set_send_observer` and a borrowed event. `TCHAT_SEND_EVENT_KIND_MESSAGE_SENT` and `_SEND_FAILED`
+/// are called on the thread that called the send; `_FIRST_CHUNK` and `_TURN_COMPLETED` on the chat's
+/// reader thread (so a fast agent's first chunk may be told before the message is). It must return
+/// quickly and must not free the chat or the client.
+pub type tchat_send_observer_callback = Option<unsafe extern "C" fn(user_data: *mut c_void, ev: *const tchat_send_event)>;
+
+pub(crate) struct SendObserver {
+    callback: unsafe extern "C" fn(*mut c_void, *const tchat_send_event),
+    user_data: UserDataGuard,
+}
+
+impl SendObserver {
+    fn call(&self, chat_id: &str, ev: &crate::SendEvent) {
+        use crate::SendEvent as S;
+        let chat_id = c_string(chat_id);
+        let (kind, message_id, seq, elapsed, error) = match ev {
+            S::MessageSent { message_id, seq, elapsed } => (
+                tchat_send_event_kind::MessageSent,
+                message_id,
+                seq.and_then(|s| i64::try_from(s).ok()).unwrap_or(-1),
+                elapsed,
+                None,
+            ),
+            S::FirstChunk { message_id, elapsed } => (tchat_send_event_kind::FirstChunk, message_id, -1, elapsed, None),
+            S::TurnCompleted { message_id, elapsed } => {
+                (tchat_send_event_kind::TurnCompleted, message_id, -1, elapsed, None)
+            }
+            S::SendFailed { message_id, error, elapsed } => {
+                (tchat_send_event_kind::SendFailed, message_id, -1, elapsed, Some(error))
+            }
+        };
+        let message_id = message_id.as_deref().map(c_string);
+        let error_message = error.map(|e| c_string(e.message()));
+        let event = tchat_send_event {
+            kind,
+            chat_id: chat_id.as_ptr(),
+            message_id: message_id.as_ref().map_or(std::ptr::null(), |m| m.as_ptr()),
+            seq,
+            elapsed_ms: u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
+            status: error.map_or(tchat_status::TCHAT_OK, |e| tchat_status::from_kind(e.kind())),
+            http_status: error.and_then(|e| e.status()).map_or(0, c_int::from),
+            error_message: error_message.as_ref().map_or(std::ptr::null(), |m| m.as_ptr()),
+        };
+        // SAFETY: the application's callback with its own user_data and an event (and strings)
+        // that live until it returns.
+        unsafe { (self.callback)(self.user_data.user_data.0, &event) };
+    }
+}
 
 pub(crate) struct TokenProvider {
     callback: unsafe extern "C" fn(*mut c_void, *const c_char, *mut c_char, usize) -> c_int,
@@ -124,6 +210,10 @@ impl tchat_client_options {
         config = config.with_insecure_http(self.allow_insecure_http);
         config = config.with_idle_watch(self.idle_watch);
         config = config.with_reconnect_limit(self.reconnect_limit_ms.map(millis));
+        if let Some(observer) = &self.send_observer {
+            let observer = observer.clone();
+            config = config.with_send_observer(Arc::new(move |chat_id: &str, ev: &crate::SendEvent| observer.call(chat_id, ev)));
+        }
         if let Some(provider) = &self.token_provider {
             let provider = provider.clone();
             config = config.with_token_provider(Arc::new(move |chat_id: &str| provider.call(chat_id)));
@@ -400,6 +490,26 @@ pub unsafe extern "C" fn tchat_client_options_set_token_provider(
                 callback,
                 user_data: UserDataGuard { user_data: UserData(user_data), free: user_data_free },
             })
+        });
+        Ok(())
+    })
+}
+
+/// Installs a send observer: told of every send's life on the client's chats, for telemetry (see
+/// `tchat_send_observer_callback` for what and on which thread). `callback` NULL removes it (then
+/// `user_data` and `user_data_free` are ignored). `user_data_free` (may be NULL) is called exactly
+/// once, when no options object, client or chat holds the observer any more; not if this call fails.
+#[no_mangle]
+pub unsafe extern "C" fn tchat_client_options_set_send_observer(
+    options: *mut tchat_client_options,
+    callback: tchat_send_observer_callback,
+    user_data: *mut c_void,
+    user_data_free: tchat_user_data_free_callback,
+) -> tchat_status {
+    ffi_boundary!({
+        let options = unsafe { arg_mut(options, "options") }?;
+        options.send_observer = callback.map(|callback| {
+            Arc::new(SendObserver { callback, user_data: UserDataGuard { user_data: UserData(user_data), free: user_data_free } })
         });
         Ok(())
     })

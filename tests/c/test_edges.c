@@ -395,6 +395,80 @@ static void test_watch_mode(tchat_client *client) {
     CHECK_STATUS(tchat_chat_free(driver), TCHAT_OK);
 }
 
+typedef struct {
+    pthread_mutex_t lock;
+    int sent, first_chunk, completed, failed;
+    long long seq;
+    tchat_status failed_status;
+    int freed;
+} t_observed;
+
+static void observe_send(void *user_data, const tchat_send_event *ev) {
+    t_observed *o = user_data;
+    pthread_mutex_lock(&o->lock);
+    switch (ev->kind) {
+    case TCHAT_SEND_EVENT_KIND_MESSAGE_SENT:
+        o->sent++;
+        o->seq = ev->seq;
+        break;
+    case TCHAT_SEND_EVENT_KIND_FIRST_CHUNK:
+        o->first_chunk++;
+        break;
+    case TCHAT_SEND_EVENT_KIND_TURN_COMPLETED:
+        o->completed++;
+        break;
+    case TCHAT_SEND_EVENT_KIND_SEND_FAILED:
+        o->failed++;
+        o->failed_status = ev->status;
+        break;
+    }
+    pthread_mutex_unlock(&o->lock);
+}
+
+static void observed_free(void *user_data) {
+    ((t_observed *)user_data)->freed++;
+}
+
+static void test_send_observer_and_metadata(void) {
+    static t_observed o;
+    tchat_client_options *opts = tchat_client_options_new();
+    tchat_client *client = NULL;
+    tchat_chat *chat;
+    t_turn turn;
+    t_section("the send observer: sent, first chunk, completed, failed; per-send metadata");
+    memset(&o, 0, sizeof o);
+    pthread_mutex_init(&o.lock, NULL);
+    CHECK_STATUS(tchat_client_options_set_base_url(opts, getenv("TRIGGER_API_URL")), TCHAT_OK);
+    CHECK_STATUS(tchat_client_options_set_token(opts, t_env("TRIGGER_SECRET_KEY", "tr_dev_tchat_local")), TCHAT_OK);
+    CHECK_STATUS(tchat_client_options_set_send_observer(opts, observe_send, &o, observed_free), TCHAT_OK);
+    CHECK_STATUS(tchat_client_options_set_send_observer(NULL, observe_send, &o, NULL), TCHAT_INVALID_ARGUMENT);
+    CHECK_STATUS(tchat_client_new(opts, &client), TCHAT_OK);
+    tchat_client_options_free(opts);
+    if (!client) return;
+    chat = t_open(client, NULL);
+    if (chat) {
+        t_turn_reset(&turn);
+        CHECK_STATUS(tchat_chat_send_text_with_metadata(chat, "observed", "{\"trace\":\"t-1\"}"), TCHAT_OK);
+        CHECK(t_poll_turn(chat, &turn, T_TURN_MS));
+        CHECK_STATUS(tchat_chat_send_text_with_metadata(chat, "x", "[1]"), TCHAT_INVALID_ARGUMENT);
+        CHECK_STATUS(tchat_chat_send_text_with_metadata(chat, "x", NULL), TCHAT_INVALID_ARGUMENT);
+        CHECK_STATUS(tchat_chat_close_session(chat, NULL), TCHAT_OK);
+        CHECK_STATUS(tchat_chat_send_text(chat, "refused"), TCHAT_SESSION_CLOSED);
+        pthread_mutex_lock(&o.lock);
+        CHECK(o.sent == 1);
+        CHECK(o.seq == 0);
+        CHECK(o.first_chunk == 1);
+        CHECK(o.completed == 1);
+        CHECK(o.failed == 1);
+        CHECK(o.failed_status == TCHAT_SESSION_CLOSED);
+        pthread_mutex_unlock(&o.lock);
+        CHECK_STATUS(tchat_chat_free(chat), TCHAT_OK);
+    }
+    tchat_client_free(client);
+    CHECK(o.freed == 1);
+    pthread_mutex_destroy(&o.lock);
+}
+
 int main(void) {
     tchat_client *client = quick_client();
     test_reopen(client);
@@ -407,6 +481,7 @@ int main(void) {
     test_turn_correlation(client);
     test_reconnect_now(client);
     test_watch_mode(client);
+    test_send_observer_and_metadata();
     tchat_client_free(client);
     return t_finish();
 }
