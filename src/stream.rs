@@ -78,7 +78,7 @@ pub(crate) fn reader_main(shared: Arc<Shared>, ctl: Receiver<Ctl>) {
             log_at!(Level::Debug, "chat {}: subscribing to .out (peek settled: {peek})", shared.chat_id);
             // A watching chat never peeks: it stays for the next turn, settled or not.
             let peek = peek && !shared.watch;
-            let mut sub = Subscription { shared: &shared, ctl: &ctl, peek_settled: peek, token_used: Secret::default(), reconnects_announced: 0 };
+            let mut sub = Subscription { shared: &shared, ctl: &ctl, peek_settled: peek, token_used: Secret::default(), reconnects_announced: 0, turn_completed_here: false };
             if sub.run() == Flow::Exit {
                 return;
             }
@@ -162,7 +162,7 @@ fn watch_idle(shared: &Shared, ctl: &Receiver<Ctl>) -> Option<Ctl> {
 
 /// One idle-watch connection; see [`watch_idle`].
 fn watch_once(shared: &Shared, ctl: &Receiver<Ctl>) -> Watch {
-    let mut sub = Subscription { shared, ctl, peek_settled: false, token_used: Secret::default(), reconnects_announced: 0 };
+    let mut sub = Subscription { shared, ctl, peek_settled: false, token_used: Secret::default(), reconnects_announced: 0, turn_completed_here: false };
     let response = match sub.connect() {
         Ok(r) => r,
         Err(Connect::Status { status: 401 | 403, .. }) if shared.refreshed_token(&sub.token_used).is_some() => {
@@ -272,6 +272,8 @@ struct Subscription<'a> {
     token_used: Secret,
     /// `Reconnecting` events since the stream last spoke: a `Connected` follows when it does.
     reconnects_announced: u32,
+    /// A turn-complete of ours was read on the current connection.
+    turn_completed_here: bool,
 }
 
 impl Subscription<'_> {
@@ -288,6 +290,7 @@ impl Subscription<'_> {
                 return Flow::Exit;
             }
             let mut got_records = false;
+            self.turn_completed_here = false;
             let connected = self.connect();
             self.shared.set_link(connected.is_ok());
             let end = match connected {
@@ -297,11 +300,19 @@ impl Subscription<'_> {
                     log_at!(Level::Debug, "chat {}: .out connected (settled: {settled})", self.shared.chat_id);
                     let end = self.read(response, &mut got_records);
                     self.shared.set_link(false);
-                    if settled && matches!(end, End::LongPollOver) {
+                    // Settled speaks of the turn awaited when this connection opened: once that
+                    // one completed here, a turn a send started since is simply read anew.
+                    let completed_here = std::mem::take(&mut self.turn_completed_here);
+                    if settled && matches!(end, End::LongPollOver) && !completed_here {
                         // The server found the session idle, yet the stream ended without the
                         // turn-complete we wait for: nothing more is coming for this turn. The
                         // application gets the turn's end, flagged, with what arrived.
-                        log_at!(Level::Info, "chat {}: the session settled without a turn-complete (got records: {got_records})", self.shared.chat_id);
+                        log_at!(
+                            Level::Info,
+                            "chat {}: the session settled without a turn-complete (got records: {got_records}, cursor {:?})",
+                            self.shared.chat_id,
+                            self.shared.conv().last_event_id
+                        );
                         let in_flight = self.shared.conv().turn_in_flight;
                         self.finish_turns();
                         if in_flight {
@@ -700,6 +711,15 @@ impl Subscription<'_> {
             if tc.session_closed {
                 c.closed = true;
             }
+            log_at!(
+                Level::Debug,
+                "chat {}: turn-complete at {seq_num} (committed {:?}, our last message {:?}, awaited {:?}, appends pending {}): ours {ours}, more {more}",
+                self.shared.chat_id,
+                tc.session_in_event_id,
+                c.last_message_seq,
+                c.awaited,
+                c.appends_pending
+            );
             c.turn_in_flight = more && !tc.session_closed;
             if !c.turn_in_flight {
                 c.turns_expected = 0;
@@ -707,6 +727,7 @@ impl Subscription<'_> {
             (c.turn_in_flight, tc.session_closed, ours)
         };
         if ours {
+            self.turn_completed_here = true;
             if !more {
                 self.shared.observe_turn(true);
             }
