@@ -17,8 +17,19 @@ build:
 	$(CARGO) build --release --workspace
 
 ## make test: everything CI runs.
-test: test-rust check-header check-header-compile build test-c test-conformance
+test: test-rust check-header check-header-compile build test-c test-conformance test-asan test-fuzz
 	@echo "make test: all checks passed"
+
+## make test-asan: the C tests under AddressSanitizer + LeakSanitizer (tests/sanitize/asan_c.sh;
+## nightly libtchat with -Zsanitizer=address in target/asan). Skipped without nightly.
+## make test-fuzz: each fuzz target for FUZZ_SECONDS (tests/sanitize/fuzz_smoke.sh).
+## Skipped without nightly or cargo-fuzz.
+.PHONY: test-asan test-fuzz
+FUZZ_SECONDS ?= 60
+test-asan: build
+	tests/sanitize/asan_c.sh
+test-fuzz:
+	FUZZ_SECONDS=$(FUZZ_SECONDS) tests/sanitize/fuzz_smoke.sh
 
 # tests/soak.rs writes its turns to $(SOAK_OUT); test-conformance replays them through the AI SDK.
 SOAK_OUT := $(CURDIR)/$(BUILD_C)/soak.jsonl
@@ -170,4 +181,5 @@ install: build
 
 clean:
 	$(CARGO) clean
+	rm -rf fuzz/target
 	rm -rf $(BUILD_C)

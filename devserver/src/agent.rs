@@ -376,7 +376,8 @@ impl Agent {
         }
         s.push_out(Vec::new(), body);
         let written = self.turn_records.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-        if self.app.faults().take_kill_mid_turn(written) {
+        let ids = s.ids();
+        if self.app.faults().take_kill_mid_turn(written, &ids) {
             // A crash mid-turn: the run dies with the turn unfinished, and nothing replaces
             // it until the next append (server-managed) or trigger (client-managed).
             store.end_run(&self.run_id, RunStatus::Canceled);

@@ -59,6 +59,9 @@ pub struct Faults {
     /// Kill the live run once it has written this many `.out` records of its current turn:
     /// a crash mid-turn. As on the real service, no run replaces it until the next append.
     pub kill_run_after_turn_records: Option<u64>,
+    /// Limits `kill_run_after_turn_records` to the session with this id or externalId (other runs
+    /// streaming meanwhile are left alone).
+    pub kill_run_session: Option<String>,
     /// `POST /close` by another party sets `closedAt` and writes nothing to `.out` (a server
     /// without a live agent to write `session-closed`); off: the agent writes the record.
     pub close_writes_nothing: bool,
@@ -89,6 +92,7 @@ impl Default for Faults {
             token_ttl_secs: None,
             expire_all_tokens: false,
             kill_run_after_turn_records: None,
+            kill_run_session: None,
             close_writes_nothing: false,
             pending_version: false,
         }
@@ -207,8 +211,9 @@ impl FaultState {
     }
 
     /// Whether a run that has written `records` records of its turn must die now (once).
-    pub fn take_kill_mid_turn(&mut self, records: u64) -> bool {
-        if self.faults.kill_run_after_turn_records.is_some_and(|n| records >= n) {
+    pub fn take_kill_mid_turn(&mut self, records: u64, session_ids: &[&str]) -> bool {
+        let this_session = self.faults.kill_run_session.as_deref().is_none_or(|s| session_ids.contains(&s));
+        if this_session && self.faults.kill_run_after_turn_records.is_some_and(|n| records >= n) {
             self.faults.kill_run_after_turn_records = None;
             return true;
         }

@@ -6,15 +6,18 @@
 //!
 //! No call may connect: `tchat_client_new` makes no request, `tchat_chat_open` is only called when
 //! it must fail before the network (NULL client/options/out, or no task id), and a chat is only
-//! restored from state whose `turnInFlight` is false (a restored chat's reader thread then waits for
-//! a send before it subscribes, see `Chat::restore` and `stream::reader_main`). As a second line,
-//! the clients used for restores point at `http://127.0.0.1:1` (refused at once) unless the program
-//! set another URL. No send, stop, approve or close is ever made on a live chat.
+//! restored from state whose `turnInFlight` and `watch` are false (a restored chat's reader thread
+//! then waits for a send before it subscribes, see `Chat::restore` and `stream::reader_main`). As a
+//! second line, chats are only restored with one client, made here, that points at
+//! `http://127.0.0.1:1` (refused at once, no DNS) with 1 ms timeouts, one attempt and no idle
+//! watch. No send, stop, approve, close or reconnect is ever made on a live chat. (Checked with
+//! `strace -f -e trace=connect,socket`: no socket is ever opened.)
 //!
 //! Checked besides "no crash, no leak": no call returns `TCHAT_PANIC` (libfuzzer-sys turns any
 //! panic, even one the API boundary catches, into an abort anyway); `tchat_last_error_message` is
 //! UTF-8, empty after a success and not empty after a failure; the client token never shows in a
-//! last-error or log message; every `user_data_free` runs exactly once; saving a restored chat's
+//! last-error or log message; every `user_data_free` runs exactly once (token provider, send
+//! observer, event callback); saving a restored chat's
 //! state is a fixed point (restore(save(restore(x))) saves the same JSON).
 #![no_main]
 
@@ -172,6 +175,7 @@ enum Op {
     ChatSaveRestore(Slot),
     /// Every chat call on a NULL chat, with fuzzed arguments.
     NullChat(Str, Str, bool),
+    SetSendObserver(Slot, bool, bool),
     NullEvent(bool, usize),
 
     StatusStr(i32),
@@ -207,6 +211,10 @@ unsafe extern "C" fn token_provider(_: *mut c_void, chat_id: *const c_char, buf:
     unreachable!("the token provider needs a 401, which needs the network");
 }
 
+unsafe extern "C" fn send_observer(_: *mut c_void, _: *const tchat_send_event) {
+    unreachable!("nothing is ever sent");
+}
+
 unsafe extern "C" fn event_callback(_: *mut c_void, _: *const tchat_event) {
     unreachable!("no event can arrive without the network");
 }
@@ -226,6 +234,8 @@ unsafe extern "C" fn log_callback(_: *mut c_void, level: tchat_log_level, messag
 // -- the interpreter ---------------------------------------------------------------------------
 
 struct Ctx {
+    /// The only client chats are restored with (see the module doc).
+    restore_client: *mut tchat_client,
     client_options: Vec<*mut tchat_client_options>,
     clients: Vec<*mut tchat_client>,
     chat_options: Vec<(*mut tchat_chat_options, bool)>,
@@ -349,8 +359,9 @@ impl Ctx {
                 // Never restore a turn in flight (that subscribes): force it off where it parses.
                 let text = arg_text(&bytes);
                 if let Ok(mut state) = tchat::SavedState::from_json(&text) {
-                    if state.turn_in_flight {
+                    if state.turn_in_flight || state.watch {
                         state.turn_in_flight = false;
+                        state.watch = false;
                         bytes = state.to_json().into_bytes();
                         bytes.push(0);
                     }
@@ -488,6 +499,16 @@ impl Ctx {
                 let len = if *null_ptr { pem.len() % 3 } else { pem.len() };
                 self.check(unsafe { tchat_client_options_add_root_certs_pem(o, p, len) }, "add_root_certs_pem");
             }
+            Op::SetSendObserver(s, with_callback, with_free) => {
+                let o = ptr(&self.client_options, *s);
+                let cb: tchat_send_observer_callback = with_callback.then_some(send_observer as _);
+                let (ud, free): (*mut c_void, tchat_user_data_free_callback) =
+                    if *with_callback && *with_free { (new_user_data(), Some(free_user_data)) } else { (null_mut(), None) };
+                let st = self.check(unsafe { tchat_client_options_set_send_observer(o, cb, ud, free) }, "set_send_observer");
+                if st != TCHAT_OK && !ud.is_null() {
+                    unsafe { free_user_data(ud) };
+                }
+            }
             Op::SetAllowInsecure(s, a) => {
                 let o = ptr(&self.client_options, *s);
                 self.check(unsafe { tchat_client_options_set_allow_insecure_http(o, *a) }, "set_allow_insecure_http");
@@ -586,7 +607,7 @@ impl Ctx {
                 if self.chats.len() >= 3 {
                     return;
                 }
-                let client = ptr(&self.clients, *c);
+                let client = if c.0 % 8 == 7 { null_mut() } else { self.restore_client };
                 let json = self.state_json(state);
                 let json_ptr = json.as_ref().map_or(null(), |v| v.as_ptr().cast());
                 let mut chat: *mut tchat_chat = null_mut();
@@ -615,7 +636,8 @@ impl Ctx {
                 let c = ptr(&self.chats, *s);
                 let mut ev: *mut tchat_event = null_mut();
                 let out = if *null_out { null_mut() } else { &mut ev as *mut _ };
-                // 0, 1 ms or a negative timeout after a wake (else it would wait forever).
+                // 0 or a negative timeout after a wake (else it would wait forever); never a
+                // positive one, which would only sleep (no event can come).
                 let timeout = match *timeout {
                     t if t < 0 => {
                         if c.is_null() {
@@ -625,7 +647,7 @@ impl Ctx {
                             -1
                         }
                     }
-                    t => c_int::from(t % 2),
+                    _ => 0,
                 };
                 let st = self.check(unsafe { tchat_chat_next_event(c, timeout, out) }, "chat_next_event");
                 assert_ne!(st, TCHAT_OK, "an event without the network");
@@ -647,7 +669,7 @@ impl Ctx {
             }
             Op::ChatSaveRestore(s) => {
                 let Some((_, chat)) = pick(&self.chats, *s) else { return };
-                let Some(client) = self.clients.first().copied() else { return };
+                let client = self.restore_client;
                 let first = save_state(chat);
                 let mut again: *mut tchat_chat = null_mut();
                 let c_first = std::ffi::CString::new(first.clone()).expect("saved state has no NUL");
@@ -663,7 +685,7 @@ impl Ctx {
                 let b = self.carg(b, false);
                 let n = null_mut();
                 let inv = tchat_status::TCHAT_INVALID_ARGUMENT;
-                let calls: [(tchat_status, &str); 12] = unsafe {
+                let calls: [(tchat_status, &str); 14] = unsafe {
                     [
                         (tchat_chat_send_text(n, a.ptr()), "send_text"),
                         (tchat_chat_steer(n, a.ptr()), "steer"),
@@ -677,6 +699,8 @@ impl Ctx {
                         (tchat_chat_wake(n), "wake"),
                         (tchat_chat_set_callback(n, None, null_mut(), None), "set_callback"),
                         (tchat_chat_restore(null(), a.ptr(), null_mut()), "restore"),
+                        (tchat_chat_send_text_with_metadata(n, a.ptr(), b.ptr()), "send_text_with_metadata"),
+                        (tchat_chat_reconnect_now(n), "reconnect_now"),
                     ]
                 };
                 for (st, what) in calls {
@@ -801,6 +825,7 @@ fn null_event(with_len: bool, index: usize) {
         assert!(tchat_event_finish_reason(n).is_null());
         assert!(tchat_event_error_text(n).is_null());
         assert!(!tchat_event_stopped(n));
+        assert!(!tchat_event_incomplete(n));
         assert_eq!(tchat_event_pending_approval_count(n), 0);
         assert!(tchat_event_pending_approval_id(n, index).is_null());
         assert_eq!(tchat_event_reconnect_attempt(n), 0);
@@ -832,6 +857,7 @@ fuzz_target!(|program: Program| {
     });
     LOG.lock().unwrap_or_else(|e| e.into_inner()).clear();
     let mut ctx = Ctx {
+        restore_client: null_mut(),
         client_options: Vec::new(),
         clients: Vec::new(),
         chat_options: Vec::new(),
@@ -851,7 +877,11 @@ fuzz_target!(|program: Program| {
         assert_eq!(tchat_client_options_set_retry(o, 1, 1, 1), tchat_status::TCHAT_OK);
         let mut client = null_mut();
         assert_eq!(tchat_client_new(o, &mut client), tchat_status::TCHAT_OK);
-        ctx.clients.push(client);
+        ctx.restore_client = client;
+        // The same client, for the program's own calls (and to be freed by them).
+        let mut another = null_mut();
+        assert_eq!(tchat_client_new(o, &mut another), tchat_status::TCHAT_OK);
+        ctx.clients.push(another);
     }
     ctx.client_options.push(o);
 
@@ -864,6 +894,7 @@ fuzz_target!(|program: Program| {
     }
 
     // Free everything, in an order that leaves chats outliving their client.
+    unsafe { tchat_client_free(ctx.restore_client) };
     for c in ctx.clients.drain(..) {
         unsafe { tchat_client_free(c) };
     }

@@ -75,7 +75,7 @@ static void test_reopen(tchat_client *client) {
 }
 
 static void test_run_killed_mid_turn(tchat_client *client) {
-    tchat_chat *chat = t_open(client, NULL);
+    tchat_chat *chat = open_id(client, "c-killed");
     tchat_event *ev;
     t_turn turn;
     long long started;
@@ -84,7 +84,8 @@ static void test_run_killed_mid_turn(tchat_client *client) {
         CHECK(chat != NULL);
         return;
     }
-    CHECK(t_devserver_post("/__devserver/faults", "{\"kill_run_after_turn_records\":4}") == 200);
+    /* Only this chat's run: another test's turn may still stream on the shared devserver. */
+    CHECK(t_devserver_post("/__devserver/faults", "{\"kill_run_after_turn_records\":4,\"kill_run_session\":\"c-killed\"}") == 200);
     started = t_now_ms();
     CHECK_STATUS(tchat_chat_send_text(chat, "/slow 30"), TCHAT_OK);
     ev = next_non_chunk(chat, T_TURN_MS);

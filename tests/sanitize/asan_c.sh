@@ -71,6 +71,9 @@ for t in test_api test_chat test_threads test_events test_edges; do
     $CC $cflags -Iinclude "tests/c/$t.c" -o "$out/$t" $link || exit 1
     progs="$progs $out/$t"
 done
+echo "  CC  tests/c/asan_selfcheck.c -> $out/asan_selfcheck (ASan)"
+# shellcheck disable=SC2086
+$CC $cflags -Iinclude tests/c/asan_selfcheck.c -o "$out/asan_selfcheck" $link || exit 1
 for e in chat poll_loop; do
     echo "  CC  examples-c/$e.c -> $out/$e (ASan)"
     # shellcheck disable=SC2086
@@ -78,20 +81,36 @@ for e in chat poll_loop; do
 done
 
 # detect_leaks: LeakSanitizer at exit. detect_stack_use_after_return: fake stacks, so a pointer to
-# a dead frame is caught. abort_on_error=0/exitcode: a report fails the program with status 23.
+# a dead frame is caught. exitcode=23: a report (ASan or LSan) fails the program with status 23.
 ASAN_OPTIONS="detect_leaks=1:detect_stack_use_after_return=1:check_initialization_order=1:strict_string_checks=1:halt_on_error=1:exitcode=23${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
 LSAN_OPTIONS="suppressions=$here/lsan.supp:print_suppressions=0${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 export ASAN_OPTIONS LSAN_OPTIONS
 
+# First make sure the sanitizers are really there: each deliberate mistake must be reported (a
+# compiler or library without ASan would otherwise make every run "clean").
+for mode in use-after-free overflow leak; do
+    "$out/asan_selfcheck" $mode >"$out/selfcheck-$mode.log" 2>&1
+    status=$?
+    if [ $status -ne 23 ] || ! grep -q "Sanitizer" "$out/selfcheck-$mode.log"; then
+        echo "asan: the self-check '$mode' was not caught (exit $status): the build is not sanitized"
+        cat "$out/selfcheck-$mode.log"
+        exit 1
+    fi
+done
+echo "asan: self-check: a use after free, an overflow and a leak inside libtchat are all reported"
+
 # The same programs as `make test-c` runs under valgrind (minus the static and C++ builds, which
-# test linking, not memory), with VALGRIND empty: ASan and valgrind do not mix.
-# shellcheck disable=SC2086 # progs is a list
-VALGRIND= "$root/tests/c/run.sh" "$root/tests/c/run_tests.sh" $progs \
-    "$out/poll_loop hello" "tests/c/chat_smoke.sh $out"
-status=$?
-if [ $status -eq 0 ]; then
+# test linking, not memory), with VALGRIND empty: ASan and valgrind do not mix. Each program gets a
+# devserver of its own, so that a report names the program that made it and no program depends on
+# what an earlier one left on the server.
+failed=
+for prog in $progs "$out/poll_loop hello" "tests/c/chat_smoke.sh $out"; do
+    VALGRIND= "$root/tests/c/run.sh" "$root/tests/c/run_tests.sh" "$prog" || failed="$failed
+  $prog"
+done
+if [ -z "$failed" ]; then
     echo "asan: C tests clean under AddressSanitizer and LeakSanitizer"
-else
-    echo "asan: FAILED (see the reports above)"
+    exit 0
 fi
-exit $status
+echo "asan: FAILED (see the reports above):$failed"
+exit 1
