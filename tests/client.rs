@@ -10,11 +10,6 @@ use common::*;
 use tchat::{ChatOptions, Client, ErrorKind, Event, RunMode as ClientRunMode};
 use tchat_devserver::RunMode;
 
-fn both_modes(test: impl Fn(RunMode)) {
-    test(RunMode::Server);
-    test(RunMode::Client);
-}
-
 #[test]
 fn preload_then_two_messages() {
     both_modes(|mode| {

@@ -10,11 +10,6 @@ use common::*;
 use tchat::{Chat, ChatOptions, Client, ErrorKind, Event};
 use tchat_devserver::{DevServer, Faults, RunMode};
 
-fn both_modes(test: impl Fn(RunMode)) {
-    test(RunMode::Server);
-    test(RunMode::Client);
-}
-
 /// A client whose long-poll windows last one second, so that empty windows come quickly.
 fn quick_client(server: &DevServer) -> Client {
     Client::new(config(server).with_long_poll(Duration::from_secs(1))).expect("client")

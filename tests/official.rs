@@ -12,11 +12,6 @@ use common::*;
 use tchat::{ChatOptions, Client, Event};
 use tchat_devserver::{Faults, RunMode};
 
-fn both_modes(test: impl Fn(RunMode)) {
-    test(RunMode::Server);
-    test(RunMode::Client);
-}
-
 /// A saved state whose cursor is already at the turn's turn-complete while it still says a turn
 /// is in flight: the peek answers `X-Session-Settled: true` and a body without the turn-complete.
 /// The turn ends with a turn-complete event flagged incomplete, promptly — with `[DONE]` and

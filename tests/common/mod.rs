@@ -11,6 +11,12 @@ use tchat_devserver::{Config, DevServer, RunMode};
 /// Upper bound of any single wait in these tests; reaching it fails the test.
 pub const WAIT: Duration = Duration::from_secs(20);
 
+/// Runs `test` against each run mode: server-managed runs (today's Trigger.dev), then client-managed.
+pub fn both_modes(test: impl Fn(RunMode)) {
+    test(RunMode::Server);
+    test(RunMode::Client);
+}
+
 pub fn server(mode: RunMode) -> DevServer {
     server_with(mode, |_| {})
 }
