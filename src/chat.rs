@@ -1176,22 +1176,9 @@ impl Shared {
     /// connection attempt that failed (it retries on its own), or the chat is cancelled. Bounded by
     /// the connect and response timeouts.
     pub fn subscribe_and_wait(&self) {
-        if self.watch {
-            // The reader holds the chat's one subscription: the append's records arrive on it.
-            let _ = self.ctl_tx.send(Ctl::Subscribe { peek_settled: false });
-            if !self.on_reader_thread() {
-                let mut link = self.link.lock().unwrap_or_else(|e| e.into_inner());
-                let config = self.client.http.config();
-                let deadline = std::time::Instant::now() + config.connect_timeout + config.response_timeout;
-                while !link.connected && !self.is_cancelled() {
-                    let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) else { break };
-                    link = self.link_changed.wait_timeout(link, left).unwrap_or_else(|e| e.into_inner()).0;
-                }
-            }
-            return;
-        }
         // Always ask: a reader that looks connected may be leaving after its last turn-complete, and
-        // it skips the request if it finds no turn in flight.
+        // it skips the request if it finds no turn in flight. (A watching chat's reader holds the
+        // chat's one subscription: the append's records arrive on it.)
         let _ = self.ctl_tx.send(Ctl::Subscribe { peek_settled: false });
         // An idle watch is not a turn's subscription: end it, so the reader subscribes anew (the
         // turn in flight, set before this call, tells the watch not to reconnect).
@@ -1209,7 +1196,9 @@ impl Shared {
         let attempts = link.attempts;
         let config = self.client.http.config();
         let deadline = std::time::Instant::now() + config.connect_timeout + config.response_timeout;
-        while !link.connected && link.attempts == attempts && !self.is_cancelled() {
+        // A new subscription is waited for until its first attempt ends; a watching chat's, which
+        // may be between two long-poll windows, until it is connected again.
+        while !link.connected && (self.watch || link.attempts == attempts) && !self.is_cancelled() {
             let left = deadline.saturating_duration_since(std::time::Instant::now());
             if left.is_zero() {
                 break;
