@@ -35,6 +35,12 @@ impl Client {
         Chat::restore(self.clone(), SavedState::from_json(saved_state_json)?)
     }
 
+    /// The new connections this client has opened so far (TCP connections, full and resumed TLS
+    /// handshakes), over all its chats and calls: what a turn costs beyond its requests.
+    pub fn connection_stats(&self) -> crate::ConnectionStats {
+        self.http.connection_stats()
+    }
+
     /// The configuration in use.
     pub fn config(&self) -> &ClientConfig {
         self.http.config()

@@ -2,6 +2,7 @@
 //! statuses to errors, and the retry policy. Nothing else in the crate calls ureq.
 
 use std::io::Read;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use ureq::http::{self, HeaderMap, Method};
@@ -9,7 +10,9 @@ use ureq::Agent;
 
 use crate::config::ClientConfig;
 use crate::error::{Error, ErrorKind, Result};
+use crate::log::{log_at, Level};
 use crate::secret::Secret;
+use crate::transport::{ConnectionStats, Counters, Tls};
 
 /// Largest REST response body read into memory. Session objects are small; this only stops a broken
 /// server from exhausting memory.
@@ -64,27 +67,38 @@ impl Answer {
     }
 }
 
-/// HTTP for one client: a shared agent for REST calls, and fresh agents for streams.
+/// HTTP for one client: a shared agent for REST calls, and one agent per chat stream, all over one
+/// TLS configuration (see [`crate::transport`]).
 pub(crate) struct Http {
     config: ClientConfig,
     agent: Agent,
+    tls: Tls,
+    counters: Arc<Counters>,
 }
 
 impl Http {
     pub fn new(config: ClientConfig) -> Result<Http> {
         config.validate()?;
-        let agent = build_agent(&config, false)?;
-        Ok(Http { config, agent })
+        let counters = Arc::new(Counters::default());
+        let tls = Tls::new(&config.extra_root_certs_pem, config.replace_root_certs, counters.clone())?;
+        let agent = build_agent(&config, &tls, false);
+        Ok(Http { config, agent, tls, counters })
+    }
+
+    /// New connections so far, over every agent of this client.
+    pub fn connection_stats(&self) -> ConnectionStats {
+        self.counters.snapshot()
     }
 
     pub fn config(&self) -> &ClientConfig {
         &self.config
     }
 
-    /// A new agent for one `.out` stream. Each stream has its own, because `Agent::shutdown` (how a
-    /// blocked read is interrupted) acts on every clone of an agent.
-    pub fn stream_agent(&self) -> Result<Agent> {
-        build_agent(&self.config, true)
+    /// A new agent for one chat's `.out` stream. Each chat has its own, because `Agent::shutdown`
+    /// (how a blocked read is interrupted) acts on every clone of an agent; it keeps one idle
+    /// connection, so that the next long-poll window of the chat reuses the socket.
+    pub fn stream_agent(&self) -> Agent {
+        build_agent(&self.config, &self.tls, true)
     }
 
     /// The full URL of `path` (which starts with `/`).
@@ -123,11 +137,22 @@ impl Http {
     pub fn call(&self, req: &Request<'_>) -> Result<Answer> {
         let policy = &self.config.retry;
         let mut attempt = 0;
+        let mut stale_retried = false;
         loop {
             attempt += 1;
+            let connections_before = self.counters.connections();
             let outcome = self.call_once(req);
             let retry_after = match &outcome {
                 Ok(_) => return outcome.map_err(|f| f.into_error(&req.describe())),
+                // No new connection was made, so the attempt went out on a pooled keep-alive
+                // connection, which the server may have closed just then (its idle timeout): try
+                // once more at once, on a new connection. Not counted as an attempt.
+                Err(Failure::Network(_)) if !stale_retried && self.counters.connections() == connections_before => {
+                    stale_retried = true;
+                    attempt -= 1;
+                    log_at!(Level::Debug, "{}: a kept-alive connection failed; retrying at once on a new one", req.describe());
+                    continue;
+                }
                 Err(Failure::Network(_)) => Some(policy.delay(attempt)),
                 Err(Failure::Status { status, headers, .. }) => retry_delay(*status, headers, policy, attempt),
             };
@@ -240,25 +265,9 @@ pub(crate) fn transport_error(e: ureq::Error, what: &str) -> Error {
     Error::new(kind, format!("{what}: {e}"))
 }
 
-fn build_agent(config: &ClientConfig, for_stream: bool) -> Result<Agent> {
-    let mut tls = ureq::tls::TlsConfig::builder();
-    if !config.extra_root_certs_pem.is_empty() {
-        let mut certs = Vec::new();
-        for item in ureq::tls::parse_pem(&config.extra_root_certs_pem) {
-            match item {
-                Ok(ureq::tls::PemItem::Certificate(c)) => certs.push(c),
-                Ok(_) => {}
-                Err(e) => return Err(Error::invalid(format!("root certificates: {e}"))),
-            }
-        }
-        if certs.is_empty() {
-            return Err(Error::invalid("root certificates: no certificate found in the PEM data"));
-        }
-        tls = tls.root_certs(ureq::tls::RootCerts::new_with_certs(&certs));
-    }
+fn build_agent(config: &ClientConfig, tls: &Tls, for_stream: bool) -> Agent {
     let builder = Agent::config_builder()
         .http_status_as_error(false)
-        .tls_config(tls.build())
         .user_agent(config.user_agent.as_str())
         .max_redirects(0)
         .timeout_connect(Some(config.connect_timeout))
@@ -267,13 +276,13 @@ fn build_agent(config: &ClientConfig, for_stream: bool) -> Result<Agent> {
     // running between reads); a per-read timeout catches a dead socket, the stall timeout of the
     // reader catches a live socket that only sends pings.
     let builder = if for_stream {
-        builder.timeout_per_read(Some(config.stall_timeout)).max_idle_connections(0)
+        builder.timeout_per_read(Some(config.stall_timeout)).max_idle_connections(1).max_idle_connections_per_host(1)
     } else {
         // A REST call has one deadline for all of it, connect to the body's last byte: a server that
         // sends its headers and then a silent or trickling body cannot hold a send or an open.
         builder.timeout_global(Some(config.connect_timeout + config.response_timeout))
     };
-    Ok(builder.build().new_agent())
+    Agent::with_parts(builder.build(), tls.connector(), ureq::unversioned::resolver::DefaultResolver::default())
 }
 
 /// Percent-encodes one path segment (RFC 3986 unreserved characters pass).

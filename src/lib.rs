@@ -29,16 +29,18 @@ mod ids;
 pub mod log;
 mod state;
 mod stream;
+mod transport;
 
 pub mod ffi;
 
 pub use api::MAX_APPEND_BYTES;
 pub use chat::{Callback, Chat, ChatOptions, TriggerConfig};
 pub use client::Client;
-pub use config::{ClientConfig, RetryPolicy, SendObserver, TokenProvider, DEFAULT_BASE_URL};
+pub use config::{ClientConfig, RetryPolicy, SendObserver, TokenProvider, DEFAULT_BASE_URL, DEFAULT_KEEP_WARM};
 pub use error::{Error, ErrorKind, Result};
 pub use event::{ChunkEvent, Event, SendEvent, TurnCompleteEvent};
 pub use state::{RunMode, SavedState};
+pub use transport::ConnectionStats;
 
 /// The crate version, as reported by `tchat_version()` and in the `User-Agent` header.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
