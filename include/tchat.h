@@ -371,6 +371,23 @@ enum tchat_status tchat_client_options_add_root_certs_pem(struct tchat_client_op
                                                           const uint8_t *pem,
                                                           size_t len);
 
+// Trust only the certificates of `tchat_client_options_add_root_certs_pem`, not the built-in web
+// PKI roots (default false), e.g. for a private deployment whose CA is the only one to trust.
+// `tchat_client_new` then fails with `TCHAT_INVALID_ARGUMENT` when no certificate was added.
+enum tchat_status tchat_client_options_set_replace_root_certs(struct tchat_client_options *options,
+                                                              bool replace);
+
+// How long, in milliseconds, a chat's `.out` connection stays open after a turn ends, ready for
+// the next turn (default 120000; 0 closes it at every turn's end). While warm, the next send only
+// appends its message (one round trip) and the reply streams on the open connection: no new
+// connection, TLS handshake or request before the first token. Cost per warm chat: one socket
+// and its buffers, and a wakeup of the chat's reader thread per server ping. Turns other clients
+// drive on the chat meanwhile are skipped; a close by someone else arrives as
+// `TCHAT_EVENT_KIND_SESSION_CLOSED`. A warm connection that fails is not reopened: the next send
+// opens one as usual.
+enum tchat_status tchat_client_options_set_keep_warm_ms(struct tchat_client_options *options,
+                                                        uint64_t keep_warm_ms);
+
 // Allows plain `http://` to hosts other than loopback (default false: tokens would travel in the
 // clear). Loopback (`127.0.0.1`, `::1`, `localhost`) is always allowed.
 enum tchat_status tchat_client_options_set_allow_insecure_http(struct tchat_client_options *options,
@@ -406,6 +423,15 @@ enum tchat_status tchat_client_options_set_send_observer(struct tchat_client_opt
 // `*out_client` is untouched.
 enum tchat_status tchat_client_new(const struct tchat_client_options *options,
                                    struct tchat_client **out_client);
+
+// New connections a client has opened so far, over all its chats and calls: TCP connections, and
+// of those the TLS handshakes that authenticated the server in full and those that resumed an
+// earlier session. What a turn costs beyond its requests: with a warm chat (see
+// `tchat_client_options_set_keep_warm_ms`), nothing. Each out pointer may be NULL. Any thread.
+enum tchat_status tchat_client_connection_stats(const struct tchat_client *client,
+                                                uint64_t *out_connections,
+                                                uint64_t *out_full_handshakes,
+                                                uint64_t *out_resumed_handshakes);
 
 // Frees a client (NULL is ignored). Chats opened from it stay usable; the connection settings are
 // released when the last of them is freed too. Any thread, but not while another thread is using the

@@ -168,6 +168,9 @@ pub(crate) struct Conv {
     pub last_event_id: Option<u64>,
     pub run_mode: RunMode,
     pub turn_in_flight: bool,
+    /// When this chat's latest turn started (a send that found no turn in flight): the stall
+    /// timeout of a turn that starts on a long-quiet warm connection counts from here.
+    pub turn_started: Option<std::time::Instant>,
     /// `.in` seq of the last message-kind append.
     pub last_message_seq: Option<u64>,
     /// The `.in` seqs of this chat's messages no turn-complete has answered yet, oldest first: a
@@ -605,6 +608,7 @@ impl Chat {
             last_event_id: None,
             run_mode,
             turn_in_flight: false,
+            turn_started: None,
             last_message_seq: None,
             awaited: Default::default(),
             turns_expected: 0,
@@ -656,6 +660,7 @@ impl Chat {
             last_event_id: saved.last_event_id,
             run_mode: saved.run_mode,
             turn_in_flight: saved.turn_in_flight,
+            turn_started: None,
             last_message_seq: saved.last_message_seq,
             awaited: saved.last_message_seq.filter(|_| saved.turn_in_flight).into_iter().collect(),
             turns_expected: u32::from(saved.turn_in_flight),
@@ -772,6 +777,7 @@ impl Chat {
         {
             let mut c = self.shared.conv();
             c.turn_in_flight = true;
+            c.turn_started = Some(std::time::Instant::now());
             c.turns_expected += 1;
         }
         let _ = self.shared.ctl_tx.send(Ctl::Subscribe { peek_settled: false });
@@ -1117,6 +1123,7 @@ impl Chat {
             let new_turn = !c.turn_in_flight;
             if new_turn {
                 c.turn_in_flight = true;
+                c.turn_started = Some(started);
                 c.turns_expected += 1;
                 // The observer follows the turn this send starts (set before the append: a fast
                 // agent's first chunk may come before the append's answer).

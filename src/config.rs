@@ -10,6 +10,10 @@ use crate::secret::Secret;
 /// The Trigger.dev API the client talks to when no base URL is given.
 pub const DEFAULT_BASE_URL: &str = "https://api.trigger.dev";
 
+/// How long a chat's `.out` connection stays open after a turn by default; see
+/// [`ClientConfig::with_keep_warm`].
+pub const DEFAULT_KEEP_WARM: Duration = Duration::from_secs(120);
+
 /// Asked for a fresh token when the server answers 401/403 (the browser transport's
 /// `accessToken({chatId})` callback). Gets the chat id; returns `None` when it has nothing better.
 ///
@@ -68,11 +72,13 @@ pub struct ClientConfig {
     pub(crate) retry: RetryPolicy,
     pub(crate) user_agent: String,
     pub(crate) extra_root_certs_pem: Vec<u8>,
+    pub(crate) replace_root_certs: bool,
     pub(crate) allow_insecure_http: bool,
     pub(crate) token_provider: Option<TokenProvider>,
     pub(crate) send_observer: Option<SendObserver>,
     pub(crate) idle_watch: bool,
     pub(crate) reconnect_limit: Option<Duration>,
+    pub(crate) keep_warm: Duration,
 }
 
 impl ClientConfig {
@@ -90,11 +96,13 @@ impl ClientConfig {
             retry: RetryPolicy::default(),
             user_agent: format!("tchat/{}", crate::VERSION),
             extra_root_certs_pem: Vec::new(),
+            replace_root_certs: false,
             allow_insecure_http: false,
             token_provider: None,
             send_observer: None,
             idle_watch: false,
             reconnect_limit: None,
+            keep_warm: DEFAULT_KEEP_WARM,
         }
     }
 
@@ -169,10 +177,31 @@ impl ClientConfig {
     }
 
     /// Root certificates (PEM, one or more) for a private CA, e.g. a self-hosted Trigger.dev or a
-    /// TLS-inspecting proxy. When given, these are the roots trusted *instead of* the bundled Mozilla
-    /// set (ureq's rustls setup takes one root store); include a public root too if you need both.
+    /// TLS-inspecting proxy, trusted *besides* the bundled Mozilla (web PKI) roots; see
+    /// [`ClientConfig::with_replace_root_certs`] to trust only these.
     pub fn with_extra_root_certs_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
         self.extra_root_certs_pem = pem.into();
+        self
+    }
+
+    /// Trust only the certificates of [`ClientConfig::with_extra_root_certs_pem`], not the
+    /// bundled web PKI roots (default off). `Client::new` fails when this is on without a
+    /// certificate.
+    pub fn with_replace_root_certs(mut self, replace: bool) -> Self {
+        self.replace_root_certs = replace;
+        self
+    }
+
+    /// How long a chat's `.out` connection stays open after a turn ends, ready for the next turn
+    /// (default 120 s; zero closes it at every turn's end). While warm, the next send only appends
+    /// its message — one round trip — and the reply streams on the open connection: no new TCP
+    /// connection, TLS handshake or `GET` before the first token. The cost, per warm chat: one
+    /// socket, its TLS and read buffers (about 40 KiB), and a wakeup per server ping (every few
+    /// seconds) and per long-poll window. Records of turns other clients drive meanwhile are
+    /// skipped, and a session closed meanwhile is reported as [`crate::Event::SessionClosed`]. A
+    /// warm connection that fails is not reopened: the next send opens one as usual.
+    pub fn with_keep_warm(mut self, keep_warm: Duration) -> Self {
+        self.keep_warm = keep_warm;
         self
     }
 
@@ -257,6 +286,8 @@ impl fmt::Debug for ClientConfig {
             .field("retry", &self.retry)
             .field("user_agent", &self.user_agent)
             .field("extra_root_certs_pem_bytes", &self.extra_root_certs_pem.len())
+            .field("replace_root_certs", &self.replace_root_certs)
+            .field("keep_warm", &self.keep_warm)
             .field("allow_insecure_http", &self.allow_insecure_http)
             .field("token_provider", &self.token_provider.is_some())
             .finish()

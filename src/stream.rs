@@ -78,7 +78,7 @@ pub(crate) fn reader_main(shared: Arc<Shared>, ctl: Receiver<Ctl>) {
             log_at!(Level::Debug, "chat {}: subscribing to .out (peek settled: {peek})", shared.chat_id);
             // A watching chat never peeks: it stays for the next turn, settled or not.
             let peek = peek && !shared.watch;
-            let mut sub = Subscription { shared: &shared, ctl: &ctl, peek_settled: peek, token_used: Secret::default(), reconnects_announced: 0, turn_completed_here: false };
+            let mut sub = Subscription { shared: &shared, ctl: &ctl, peek_settled: peek, token_used: Secret::default(), reconnects_announced: 0, turn_completed_here: false, warm_until: None };
             if sub.run() == Flow::Exit {
                 return;
             }
@@ -162,7 +162,7 @@ fn watch_idle(shared: &Shared, ctl: &Receiver<Ctl>) -> Option<Ctl> {
 
 /// One idle-watch connection; see [`watch_idle`].
 fn watch_once(shared: &Shared, ctl: &Receiver<Ctl>) -> Watch {
-    let mut sub = Subscription { shared, ctl, peek_settled: false, token_used: Secret::default(), reconnects_announced: 0, turn_completed_here: false };
+    let mut sub = Subscription { shared, ctl, peek_settled: false, token_used: Secret::default(), reconnects_announced: 0, turn_completed_here: false, warm_until: None };
     let response = match sub.connect() {
         Ok(r) => r,
         Err(Connect::Status { status: 401 | 403, .. }) if shared.refreshed_token(&sub.token_used).is_some() => {
@@ -274,6 +274,9 @@ struct Subscription<'a> {
     reconnects_announced: u32,
     /// A turn-complete of ours was read on the current connection.
     turn_completed_here: bool,
+    /// Between turns with `ClientConfig::with_keep_warm`: the connection is held open for the next
+    /// turn until then (see [`Subscription::between_turns`]).
+    warm_until: Option<Instant>,
 }
 
 impl Subscription<'_> {
@@ -358,6 +361,26 @@ impl Subscription<'_> {
                 failures = 0;
                 empty_windows = 0;
                 outage_since = None;
+            }
+            // Between turns on a warm connection: a window's end opens the next one at once (the
+            // pooled socket is reused); any failure just ends the warmth, quietly — nothing is
+            // awaited, and the next send subscribes as usual.
+            if self.warm_until.is_some() && !self.shared.conv().turn_in_flight && !matches!(end, End::Cancelled | End::Closed) {
+                if matches!(end, End::LongPollOver) && !self.warm_over() {
+                    // A resume's peek is for its first connection only (see the loop's end).
+                    self.peek_settled = false;
+                    if !got_records {
+                        if let TurnCheck::Closed(reason) = self.shared.check_closed() {
+                            self.shared.conv().closed = true;
+                            self.shared.emit(Event::SessionClosed { reason });
+                            return Flow::Idle;
+                        }
+                    }
+                    continue;
+                }
+                log_at!(Level::Debug, "chat {}: warm connection ended between turns: {}", self.shared.chat_id, end.describe());
+                self.warm_until = None;
+                return Flow::Idle;
             }
             match end {
                 End::Cancelled => return Flow::Exit,
@@ -493,8 +516,12 @@ impl Subscription<'_> {
 
     fn connect(&mut self) -> Result<http::Response<ureq::Body>, Connect> {
         let http = &self.shared.client.http;
-        let agent = http.stream_agent().map_err(Connect::Network)?;
-        *self.shared.stream_agent.lock().unwrap_or_else(|e| e.into_inner()) = Some(agent.clone());
+        // The chat's stream agent is kept across connections (its pooled socket and the client's TLS
+        // session store make the next window's connection cheap) until a cancel shuts it down.
+        let agent = {
+            let mut slot = self.shared.stream_agent.lock().unwrap_or_else(|e| e.into_inner());
+            slot.get_or_insert_with(|| http.stream_agent()).clone()
+        };
         // Checked after publishing the agent: a cancel either sees this agent or we see the flag.
         if self.shared.is_cancelled() {
             return Err(Connect::Cancelled);
@@ -562,7 +589,13 @@ impl Subscription<'_> {
                 if let Some(seq) = item_seq(&item) {
                     self.shared.conv().last_event_id = Some(seq);
                 }
+                let window_over = matches!(item, StreamItem::Done);
                 if let Some(end) = self.handle(item, got_records, &mut last_record, stall) {
+                    if window_over {
+                        // The body's end follows `[DONE]` at once; reading it lets the connection
+                        // go back to the chat's pool for the next window.
+                        let _ = std::io::copy(&mut (&mut reader).take(64 * 1024), &mut std::io::sink());
+                    }
                     return end;
                 }
             }
@@ -574,7 +607,7 @@ impl Subscription<'_> {
             // partial lines keep a connection busy without feeding the turn. Checked after every
             // read, so a trickle is caught within the stall timeout plus the gap to its next byte;
             // a silent socket ends with the per-read timeout (the stall timeout) after its last byte.
-            if self.shared.conv().turn_in_flight && last_record.elapsed() > stall {
+            if self.stalled(last_record, stall) {
                 return End::Failed(format!("no record for {stall:?} (stall)"), None);
             }
             if let Err(e) = fed {
@@ -585,6 +618,13 @@ impl Subscription<'_> {
 
     /// Handles one decoded item; `Some` ends the connection.
     fn handle(&mut self, item: StreamItem, got_records: &mut bool, last_record: &mut Instant, stall: Duration) -> Option<End> {
+        if self.warm_until.is_some() {
+            if !self.shared.conv().turn_in_flight {
+                return self.between_turns(item);
+            }
+            // A send started the next turn: it streams on this connection.
+            self.warm_until = None;
+        }
         match item {
             StreamItem::Chunk(rec) => {
                 *got_records = true;
@@ -611,9 +651,9 @@ impl Subscription<'_> {
                         return None;
                     }
                     // A send settled the turn after the reader last looked (see Chat::send_payload).
-                    return Some(End::TurnsDone);
+                    return self.turns_done();
                 }
-                if last_record.elapsed() > stall {
+                if self.stalled(*last_record, stall) {
                     return Some(End::Failed(format!("no record for {stall:?} (stall)"), None));
                 }
                 None
@@ -745,8 +785,50 @@ impl Subscription<'_> {
         if more || self.shared.watch || self.shared.conv().turn_in_flight {
             None
         } else {
-            Some(End::TurnsDone)
+            self.turns_done()
         }
+    }
+
+    /// The awaited turns are done: the connection ends, or, with a keep-warm time, stays open for
+    /// the next turn.
+    fn turns_done(&mut self) -> Option<End> {
+        let keep_warm = self.shared.client.http.config().keep_warm;
+        if keep_warm.is_zero() {
+            return Some(End::TurnsDone);
+        }
+        self.warm_until = Some(Instant::now() + keep_warm);
+        None
+    }
+
+    /// An item read on a warm connection between turns. Nothing is ours to deliver: records are
+    /// of turns other clients drive on the chat (the cursor moves past them), except a close.
+    fn between_turns(&mut self, item: StreamItem) -> Option<End> {
+        match item {
+            StreamItem::Control { control: Control::SessionClosed { reason }, .. } => {
+                {
+                    let mut c = self.shared.conv();
+                    c.closed = true;
+                    c.end_turns();
+                }
+                self.shared.emit(Event::SessionClosed { reason });
+                Some(End::Closed)
+            }
+            StreamItem::Done => Some(End::LongPollOver),
+            StreamItem::Ping { .. } if self.warm_over() => Some(End::TurnsDone),
+            StreamItem::ServerError { message } => Some(End::Failed(format!("server error event: {message}"), None)),
+            _ => None,
+        }
+    }
+
+    fn warm_over(&self) -> bool {
+        self.warm_until.is_none_or(|until| Instant::now() >= until)
+    }
+
+    /// A turn is in flight and no record came for the stall timeout, counted from the later of the
+    /// last record and the turn's start (a turn may start on a connection that was quiet for long).
+    fn stalled(&self, last_record: Instant, stall: Duration) -> bool {
+        let c = self.shared.conv();
+        c.turn_in_flight && last_record.max(c.turn_started.unwrap_or(last_record)).elapsed() > stall
     }
 
     /// The longest a REST call may take: every attempt's deadline plus the waits between them.

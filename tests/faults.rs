@@ -6,7 +6,7 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use tchat::Event;
+use tchat::{Client, Event};
 use tchat_devserver::{Faults, RunMode};
 
 const MESSAGE: &str = "the quick brown fox jumps over the lazy dog";
@@ -31,7 +31,9 @@ fn connection_dropped_mid_event_at_50_offsets() {
     for mode in [RunMode::Server, RunMode::Client] {
         let want = reference(mode);
         let server = server(mode);
-        let chat = open(&client(&server));
+        // Each turn on a connection of its own, which the fault (set per new response) then cuts:
+        // a warm connection would carry the next turn past the fault untouched.
+        let chat = open(&Client::new(config(&server).with_keep_warm(Duration::ZERO)).unwrap());
         let mut reconnects = 0;
         for i in 0..50u64 {
             // Spread over the first few events of the response, landing inside lines, between CR

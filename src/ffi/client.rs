@@ -36,11 +36,13 @@ pub struct tchat_client_options {
     retry: Option<RetryPolicy>,
     user_agent: Option<String>,
     root_certs_pem: Vec<u8>,
+    replace_root_certs: bool,
     allow_insecure_http: bool,
     token_provider: Option<Arc<TokenProvider>>,
     send_observer: Option<Arc<SendObserver>>,
     idle_watch: bool,
     reconnect_limit_ms: Option<u64>,
+    keep_warm_ms: Option<u64>,
 }
 
 /// Asked for a fresh token when the server answers 401/403 (e.g. an expired public access token).
@@ -206,6 +208,10 @@ impl tchat_client_options {
         }
         if !self.root_certs_pem.is_empty() {
             config = config.with_extra_root_certs_pem(self.root_certs_pem.clone());
+        }
+        config = config.with_replace_root_certs(self.replace_root_certs);
+        if let Some(ms) = self.keep_warm_ms {
+            config = config.with_keep_warm(millis(ms));
         }
         config = config.with_insecure_http(self.allow_insecure_http);
         config = config.with_idle_watch(self.idle_watch);
@@ -453,6 +459,35 @@ pub unsafe extern "C" fn tchat_client_options_add_root_certs_pem(
     })
 }
 
+/// Trust only the certificates of `tchat_client_options_add_root_certs_pem`, not the built-in web
+/// PKI roots (default false), e.g. for a private deployment whose CA is the only one to trust.
+/// `tchat_client_new` then fails with `TCHAT_INVALID_ARGUMENT` when no certificate was added.
+#[no_mangle]
+pub unsafe extern "C" fn tchat_client_options_set_replace_root_certs(options: *mut tchat_client_options, replace: bool) -> tchat_status {
+    ffi_boundary!({
+        let options = unsafe { arg_mut(options, "options") }?;
+        options.replace_root_certs = replace;
+        Ok(())
+    })
+}
+
+/// How long, in milliseconds, a chat's `.out` connection stays open after a turn ends, ready for
+/// the next turn (default 120000; 0 closes it at every turn's end). While warm, the next send only
+/// appends its message (one round trip) and the reply streams on the open connection: no new
+/// connection, TLS handshake or request before the first token. Cost per warm chat: one socket
+/// and its buffers, and a wakeup of the chat's reader thread per server ping. Turns other clients
+/// drive on the chat meanwhile are skipped; a close by someone else arrives as
+/// `TCHAT_EVENT_KIND_SESSION_CLOSED`. A warm connection that fails is not reopened: the next send
+/// opens one as usual.
+#[no_mangle]
+pub unsafe extern "C" fn tchat_client_options_set_keep_warm_ms(options: *mut tchat_client_options, keep_warm_ms: u64) -> tchat_status {
+    ffi_boundary!({
+        let options = unsafe { arg_mut(options, "options") }?;
+        options.keep_warm_ms = Some(keep_warm_ms);
+        Ok(())
+    })
+}
+
 /// Allows plain `http://` to hosts other than loopback (default false: tokens would travel in the
 /// clear). Loopback (`127.0.0.1`, `::1`, `localhost`) is always allowed.
 #[no_mangle]
@@ -530,6 +565,34 @@ pub unsafe extern "C" fn tchat_client_new(
         let out = arg_out(out_client, "out_client")?;
         let client = Client::new(options.to_config()?)?;
         unsafe { write_out(out, Box::into_raw(Box::new(tchat_client { client }))) };
+        Ok(())
+    })
+}
+
+/// New connections a client has opened so far, over all its chats and calls: TCP connections, and
+/// of those the TLS handshakes that authenticated the server in full and those that resumed an
+/// earlier session. What a turn costs beyond its requests: with a warm chat (see
+/// `tchat_client_options_set_keep_warm_ms`), nothing. Each out pointer may be NULL. Any thread.
+#[no_mangle]
+pub unsafe extern "C" fn tchat_client_connection_stats(
+    client: *const tchat_client,
+    out_connections: *mut u64,
+    out_full_handshakes: *mut u64,
+    out_resumed_handshakes: *mut u64,
+) -> tchat_status {
+    ffi_boundary!({
+        let client = unsafe { arg_ref(client, "client") }?;
+        let stats = client.client.connection_stats();
+        for (out, value) in [
+            (out_connections, stats.connections),
+            (out_full_handshakes, stats.full_handshakes),
+            (out_resumed_handshakes, stats.resumed_handshakes),
+        ] {
+            if !out.is_null() {
+                // SAFETY: a non-NULL out pointer is the caller's writable `uint64_t`.
+                unsafe { write_out(out, value) };
+            }
+        }
         Ok(())
     })
 }

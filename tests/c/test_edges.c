@@ -470,6 +470,70 @@ static void test_send_observer_and_metadata(void) {
     pthread_mutex_destroy(&o.lock);
 }
 
+/* A client with keep_warm_ms set (or left at its default when keep_warm_ms < 0). */
+static tchat_client *warm_client(long long keep_warm_ms) {
+    tchat_client *client = NULL;
+    tchat_client_options *o = tchat_client_options_new();
+    CHECK_STATUS(tchat_client_options_set_base_url(o, getenv("TRIGGER_API_URL")), TCHAT_OK);
+    CHECK_STATUS(tchat_client_options_set_token(o, t_env("TRIGGER_SECRET_KEY", "tr_dev_tchat_local")), TCHAT_OK);
+    if (keep_warm_ms >= 0) CHECK_STATUS(tchat_client_options_set_keep_warm_ms(o, (uint64_t)keep_warm_ms), TCHAT_OK);
+    CHECK_STATUS(tchat_client_new(o, &client), TCHAT_OK);
+    tchat_client_options_free(o);
+    return client;
+}
+
+/* Three turns after a first one: how many new connections they cost the client. */
+static uint64_t connections_for_three_turns(tchat_client *client) {
+    uint64_t before = 0, after = 0, full = 99, resumed = 99;
+    t_turn turn;
+    int i;
+    tchat_chat *chat = t_open(client, NULL);
+    if (!chat) {
+        CHECK(chat != NULL);
+        return 0;
+    }
+    t_turn_reset(&turn);
+    CHECK_STATUS(tchat_chat_send_text(chat, "first"), TCHAT_OK);
+    CHECK(t_poll_turn(chat, &turn, T_TURN_MS));
+    CHECK_STATUS(tchat_client_connection_stats(client, &before, NULL, NULL), TCHAT_OK);
+    for (i = 0; i < 3; i++) {
+        t_turn_reset(&turn);
+        CHECK_STATUS(tchat_chat_send_text(chat, "again"), TCHAT_OK);
+        CHECK(t_poll_turn(chat, &turn, T_TURN_MS));
+        CHECK_STR(turn.text, "You said: again");
+    }
+    CHECK_STATUS(tchat_client_connection_stats(client, &after, &full, &resumed), TCHAT_OK);
+    /* Plain http to the devserver: connections, no TLS handshakes. */
+    CHECK(full == 0 && resumed == 0);
+    CHECK_STATUS(tchat_chat_free(chat), TCHAT_OK);
+    return after - before;
+}
+
+static void test_keep_warm(void) {
+    tchat_client *client;
+    tchat_client_options *o;
+    t_section("keep warm: the next turns stream on the open connection; 0 reconnects per turn");
+    client = warm_client(-1);
+    CHECK(connections_for_three_turns(client) == 0);
+    tchat_client_free(client);
+    client = warm_client(0);
+    CHECK(connections_for_three_turns(client) == 3);
+    tchat_client_free(client);
+    CHECK_STATUS(tchat_client_connection_stats(NULL, NULL, NULL, NULL), TCHAT_INVALID_ARGUMENT);
+    CHECK_STATUS(tchat_client_options_set_keep_warm_ms(NULL, 1), TCHAT_INVALID_ARGUMENT);
+
+    t_section("replacing the root certificates needs a certificate");
+    o = tchat_client_options_new();
+    client = NULL;
+    CHECK_STATUS(tchat_client_options_set_token(o, "tr_dev_x"), TCHAT_OK);
+    CHECK_STATUS(tchat_client_options_set_replace_root_certs(o, true), TCHAT_OK);
+    CHECK_STATUS(tchat_client_new(o, &client), TCHAT_INVALID_ARGUMENT);
+    CHECK(client == NULL);
+    CHECK_CONTAINS(tchat_last_error_message(), "root certificates");
+    CHECK_STATUS(tchat_client_options_set_replace_root_certs(NULL, true), TCHAT_INVALID_ARGUMENT);
+    tchat_client_options_free(o);
+}
+
 int main(void) {
     tchat_client *client = quick_client();
     test_reopen(client);
@@ -483,6 +547,7 @@ int main(void) {
     test_reconnect_now(client);
     test_watch_mode(client);
     test_send_observer_and_metadata();
+    test_keep_warm();
     tchat_client_free(client);
     return t_finish();
 }
