@@ -147,4 +147,72 @@ fn main() {
         println!("  dropping {n} idle chats: {:.1} ms", start.elapsed().as_secs_f64() * 1e3);
         drop(warm);
     }
+
+    // What warm chats cost (ClientConfig::with_keep_warm, on by default): each had one turn and holds
+    // its `.out` long-poll open for the next one; next to the same chats with keep-warm off, whose
+    // readers sleep between turns. The devserver pings every 5 s, as by default.
+    let n: usize = std::env::var("BENCH_CHATS").ok().and_then(|v| v.parse().ok()).unwrap_or(1000);
+    for keep_warm in [Duration::ZERO, tchat::DEFAULT_KEEP_WARM] {
+        let server = Server::start(0);
+        let client = Client::new(ClientConfig::new(SECRET).with_base_url(&server.url).with_keep_warm(keep_warm)).unwrap();
+        let first = client.open(ChatOptions::new("demo")).unwrap();
+        first.send_text("warm-up").unwrap();
+        wait_turn(&first, Instant::now());
+        let (before, sockets_before) = (rss_kib(), sockets());
+        let chats: Vec<_> = (0..n)
+            .map(|i| {
+                let chat = client.open(ChatOptions::new("demo")).unwrap();
+                chat.send_text(&format!("turn of chat {i}")).unwrap();
+                wait_turn(&chat, Instant::now());
+                chat
+            })
+            .collect();
+        let (after, sockets_after) = (rss_kib(), sockets());
+        let (cpu0, switches0, t0) = (cpu_time(), context_switches(), Instant::now());
+        std::thread::sleep(Duration::from_secs(10));
+        let (cpu1, switches1, wall) = (cpu_time(), context_switches(), t0.elapsed());
+        let what = if keep_warm.is_zero() { "keep-warm off".to_owned() } else { format!("warm, keep-warm {keep_warm:?}") };
+        println!(
+            "  {n} chats after one turn ({what}): RSS +{} KiB ({:.1} KiB per chat), {} more sockets ({:.2} per chat)",
+            after.saturating_sub(before),
+            after.saturating_sub(before) as f64 / n as f64,
+            sockets_after.saturating_sub(sockets_before),
+            sockets_after.saturating_sub(sockets_before) as f64 / n as f64
+        );
+        println!(
+            "  {n} chats after one turn ({what}), {:.0} s idle: CPU {:.2} % of one core, {:.2} wakeups per chat per second",
+            wall.as_secs_f64(),
+            (cpu1 - cpu0).as_secs_f64() * 100.0 / wall.as_secs_f64(),
+            (switches1 - switches0) as f64 / n as f64 / wall.as_secs_f64()
+        );
+        drop(chats);
+        drop(first);
+    }
+}
+
+/// Open sockets of this process.
+fn sockets() -> usize {
+    std::fs::read_dir("/proc/self/fd")
+        .map(|d| d.filter_map(|e| std::fs::read_link(e.ok()?.path()).ok()).filter(|t| t.to_string_lossy().starts_with("socket:")).count())
+        .unwrap_or(0)
+}
+
+/// User + system CPU time of this process.
+fn cpu_time() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command's closing parenthesis; utime and stime are the 12th and 13th.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = fields.get(11).and_then(|v| v.parse().ok()).unwrap_or(0) + fields.get(12).and_then(|v| v.parse().ok()).unwrap_or(0);
+    // USER_HZ is 100 on Linux.
+    Duration::from_millis(ticks * 10)
+}
+
+/// Voluntary context switches of all this process's threads: each is a thread waking from a block.
+fn context_switches() -> u64 {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else { return 0 };
+    tasks
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("status")).ok())
+        .filter_map(|s| s.lines().find(|l| l.starts_with("voluntary_ctxt_switches:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok()))
+        .sum()
 }

@@ -18,6 +18,11 @@ use crate::transport::{ConnectionStats, Counters, Tls};
 /// server from exhausting memory.
 const MAX_RESPONSE_BYTES: u64 = 16 * 1024 * 1024;
 
+/// A stream connection's ureq buffers: the input one holds the response head (ureq reads it whole)
+/// and the body's pieces; the output one the `GET` with its token.
+const STREAM_INPUT_BUFFER_BYTES: usize = 8 * 1024;
+const STREAM_OUTPUT_BUFFER_BYTES: usize = 8 * 1024;
+
 /// One REST request. The body, if any, is sent with a Content-Length (the server rejects chunked
 /// POSTs with 413).
 pub(crate) struct Request<'a> {
@@ -276,7 +281,14 @@ fn build_agent(config: &ClientConfig, tls: &Tls, for_stream: bool) -> Agent {
     // running between reads); a per-read timeout catches a dead socket, the stall timeout of the
     // reader catches a live socket that only sends pings.
     let builder = if for_stream {
-        builder.timeout_per_read(Some(config.stall_timeout)).max_idle_connections(1).max_idle_connections_per_host(1)
+        builder
+            .timeout_per_read(Some(config.stall_timeout))
+            .max_idle_connections(1)
+            .max_idle_connections_per_host(1)
+            // ureq's 128 KiB buffers each way, per connection, would be most of what a warm chat
+            // costs; a stream sends one small GET and reads records in pieces of the reader's size.
+            .input_buffer_size(STREAM_INPUT_BUFFER_BYTES)
+            .output_buffer_size(STREAM_OUTPUT_BUFFER_BYTES)
     } else {
         // A REST call has one deadline for all of it, connect to the body's last byte: a server that
         // sends its headers and then a silent or trickling body cannot hold a send or an open.

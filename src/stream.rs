@@ -34,7 +34,7 @@ pub(crate) enum Ctl {
     Shutdown,
 }
 
-const READ_BUFFER_BYTES: usize = 16 * 1024;
+const READ_BUFFER_BYTES: usize = 8 * 1024;
 
 /// Empty long-poll windows in a row, while a turn is awaited, after which the turn is given up
 /// even when no run status says it died: the official clients' `MAX_EOF_RESUBSCRIBES`.
