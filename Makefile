@@ -17,8 +17,15 @@ build:
 	$(CARGO) build --release --workspace
 
 ## make test: everything CI runs.
-test: test-rust check-header check-header-compile build test-c test-conformance test-asan test-fuzz
+test: lint test-rust check-header check-header-compile build test-c test-conformance test-asan test-fuzz
 	@echo "make test: all checks passed"
+
+## make lint: formatting (rustfmt.toml) and clippy with every warning an error, over the workspace's
+## code, tests, benches and examples.
+.PHONY: lint
+lint:
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 ## make test-asan: the C tests under AddressSanitizer + LeakSanitizer (tests/sanitize/asan_c.sh;
 ## nightly libtchat with -Zsanitizer=address in target/asan). Skipped without nightly.
@@ -91,6 +98,17 @@ ifeq ($(BENCH_OUT_FILE),)
 	@$(call bench_run,$(BENCH_NODE)/client.mjs,$(BENCH_LOG)-node-client.txt)
 endif
 	@node tests/conformance/bench/compare.mjs $(BENCH_LOG)
+
+## make bench-wan: the WAN benchmark (benches/wan/README.md): tchat and the official AgentChat hold
+## the same conversation over an emulated 50 ms round trip (network namespaces and a packet delay
+## relay), TLS 1.3 with certificate checks on; prints their figures side by side. Needs root;
+## without it (or without netns/veth) it prints "wan bench: skipped (...)" and succeeds.
+## WAN_TURNS_1S (15), WAN_TURNS_5S (8), WAN_STOPS (5); raw results in build-c/bench-wan/.
+.PHONY: bench-wan
+bench-wan: tests/conformance/node_modules/.package-lock.json
+	$(CARGO) build --release -p tchat-devserver
+	$(CARGO) build --release --example wan_client -p tchat
+	sh benches/wan/run.sh
 
 ## make test-conformance: the official clients (@trigger.dev/sdk, pinned by tests/conformance's
 ## lockfile) hold whole conversations against the devserver: AgentChat (conformance.mjs) and the

@@ -22,7 +22,14 @@ impl Server {
     fn start(delta_delay_ms: u64) -> Server {
         let bin = std::env::var("TCHAT_DEVSERVER").unwrap_or_else(|_| "target/release/tchat-devserver".into());
         let mut child = Command::new(&bin)
-            .args(["--addr", "127.0.0.1:0", "--delta-delay-ms", &delta_delay_ms.to_string(), "--idle-timeout-seconds", "600"])
+            .args([
+                "--addr",
+                "127.0.0.1:0",
+                "--delta-delay-ms",
+                &delta_delay_ms.to_string(),
+                "--idle-timeout-seconds",
+                "600",
+            ])
             .stdout(Stdio::piped())
             .spawn()
             .unwrap_or_else(|e| panic!("start {bin}: {e} (run `cargo build --release -p tchat-devserver`)"));
@@ -154,7 +161,8 @@ fn main() {
     let n: usize = std::env::var("BENCH_CHATS").ok().and_then(|v| v.parse().ok()).unwrap_or(1000);
     for keep_warm in [Duration::ZERO, tchat::DEFAULT_KEEP_WARM] {
         let server = Server::start(0);
-        let client = Client::new(ClientConfig::new(SECRET).with_base_url(&server.url).with_keep_warm(keep_warm)).unwrap();
+        let client =
+            Client::new(ClientConfig::new(SECRET).with_base_url(&server.url).with_keep_warm(keep_warm)).unwrap();
         let first = client.open(ChatOptions::new("demo")).unwrap();
         first.send_text("warm-up").unwrap();
         wait_turn(&first, Instant::now());
@@ -171,7 +179,8 @@ fn main() {
         let (cpu0, switches0, t0) = (cpu_time(), context_switches(), Instant::now());
         std::thread::sleep(Duration::from_secs(10));
         let (cpu1, switches1, wall) = (cpu_time(), context_switches(), t0.elapsed());
-        let what = if keep_warm.is_zero() { "keep-warm off".to_owned() } else { format!("warm, keep-warm {keep_warm:?}") };
+        let what =
+            if keep_warm.is_zero() { "keep-warm off".to_owned() } else { format!("warm, keep-warm {keep_warm:?}") };
         println!(
             "  {n} chats after one turn ({what}): RSS +{} KiB ({:.1} KiB per chat), {} more sockets ({:.2} per chat)",
             after.saturating_sub(before),
@@ -193,7 +202,11 @@ fn main() {
 /// Open sockets of this process.
 fn sockets() -> usize {
     std::fs::read_dir("/proc/self/fd")
-        .map(|d| d.filter_map(|e| std::fs::read_link(e.ok()?.path()).ok()).filter(|t| t.to_string_lossy().starts_with("socket:")).count())
+        .map(|d| {
+            d.filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+                .filter(|t| t.to_string_lossy().starts_with("socket:"))
+                .count()
+        })
         .unwrap_or(0)
 }
 
@@ -203,7 +216,8 @@ fn cpu_time() -> Duration {
     // Fields after the command's closing parenthesis; utime and stime are the 12th and 13th.
     let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
     let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: u64 = fields.get(11).and_then(|v| v.parse().ok()).unwrap_or(0) + fields.get(12).and_then(|v| v.parse().ok()).unwrap_or(0);
+    let ticks: u64 = fields.get(11).and_then(|v| v.parse().ok()).unwrap_or(0)
+        + fields.get(12).and_then(|v| v.parse().ok()).unwrap_or(0);
     // USER_HZ is 100 on Linux.
     Duration::from_millis(ticks * 10)
 }
@@ -213,6 +227,10 @@ fn context_switches() -> u64 {
     let Ok(tasks) = std::fs::read_dir("/proc/self/task") else { return 0 };
     tasks
         .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("status")).ok())
-        .filter_map(|s| s.lines().find(|l| l.starts_with("voluntary_ctxt_switches:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok()))
+        .filter_map(|s| {
+            s.lines()
+                .find(|l| l.starts_with("voluntary_ctxt_switches:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+        })
         .sum()
 }

@@ -76,9 +76,7 @@ fn decode(bytes: &[u8]) -> Outcome {
     let mut items = Vec::with_capacity(64);
     let mut out = Outcome::default();
     for piece in bytes.chunks(READ_SIZE) {
-        parser
-            .feed(piece, |ev| decoder.decode_event(ev.event, ev.data, &mut items))
-            .expect("stream within limits");
+        parser.feed(piece, |ev| decoder.decode_event(ev.event, ev.data, &mut items)).expect("stream within limits");
         for item in items.drain(..) {
             match item {
                 StreamItem::Chunk(c) => {
@@ -105,7 +103,8 @@ fn decode(bytes: &[u8]) -> Outcome {
 /// A `.out` body as the server sends it: batches of 1..=40 records (sizes cycle), a ping now and
 /// then, a turn-complete control record and a trim command record after each turn.
 fn generate(records: usize) -> Vec<u8> {
-    let words = ["The", " quick", " brown", " fox", " jumps", " over", " the", " lazy", " dog,", " and", " then", " some."];
+    let words =
+        ["The", " quick", " brown", " fox", " jumps", " over", " the", " lazy", " dog,", " and", " then", " some."];
     let mut out = Vec::with_capacity(records * 170);
     let mut seq = 0u64;
     let mut batch: Vec<String> = Vec::new();
@@ -138,7 +137,10 @@ fn generate(records: usize) -> Vec<u8> {
         }
         for i in 0..TURN_LEN.min(records - deltas) {
             let delta = words[i % words.len()];
-            batch.push(data_record(seq, format!("{{\"type\":\"text-delta\",\"id\":\"txt_{turn}\",\"delta\":\"{delta}\"}}")));
+            batch.push(data_record(
+                seq,
+                format!("{{\"type\":\"text-delta\",\"id\":\"txt_{turn}\",\"delta\":\"{delta}\"}}"),
+            ));
             seq += 1;
             deltas += 1;
             if batch.len() >= batch_size {

@@ -180,6 +180,20 @@ typedef struct tchat_client_options tchat_client_options;
 // be handed to another thread as a whole).
 typedef struct tchat_event tchat_event;
 
+// Receives a chat's events: `user_data` as given to `tchat_chat_set_callback`, and the event,
+// borrowed: valid only until the callback returns (copy it with `tchat_event_copy` to keep it;
+// never free it).
+//
+// Runs on the chat's reader thread, one event at a time, in stream order; while it runs, no
+// further event is read. It may call any function of this chat (send, stop, approve, set_callback,
+// save_state...) except `tchat_chat_free`, which returns `TCHAT_INVALID_STATE` there. Keep it short:
+// hand heavy work to another thread.
+typedef void (*tchat_event_callback)(void *user_data,
+                                     const struct tchat_event *event);
+
+// Frees the `user_data` of a callback: called exactly once, when the library no longer needs it.
+typedef void (*tchat_user_data_free_callback)(void *user_data);
+
 // Asked for a fresh token when the server answers 401/403 (e.g. an expired public access token).
 //
 // Called with the `user_data` given to `tchat_client_options_set_token_provider`, the chat id, and
@@ -195,9 +209,6 @@ typedef int (*tchat_token_provider_callback)(void *user_data,
                                              const char *chat_id,
                                              char *buf,
                                              size_t buf_len);
-
-// Frees the `user_data` of a callback: called exactly once, when the library no longer needs it.
-typedef void (*tchat_user_data_free_callback)(void *user_data);
 
 // What a send observer is told: one step of one send's life (see
 // `tchat_client_options_set_send_observer`). Borrowed: valid only during the call; its strings too.
@@ -227,17 +238,6 @@ typedef struct tchat_send_event {
 typedef void (*tchat_send_observer_callback)(void *user_data,
                                              const struct tchat_send_event *ev);
 
-// Receives a chat's events: `user_data` as given to `tchat_chat_set_callback`, and the event,
-// borrowed: valid only until the callback returns (copy it with `tchat_event_copy` to keep it;
-// never free it).
-//
-// Runs on the chat's reader thread, one event at a time, in stream order; while it runs, no
-// further event is read. It may call any function of this chat (send, stop, approve, set_callback,
-// save_state...) except `tchat_chat_free`, which returns `TCHAT_INVALID_STATE` there. Keep it short:
-// hand heavy work to another thread.
-typedef void (*tchat_event_callback)(void *user_data,
-                                     const struct tchat_event *event);
-
 // Receives the library's log messages. `message` is NUL-terminated UTF-8, borrowed for the
 // duration of the call, and never contains a token.
 //
@@ -262,181 +262,6 @@ const char *tchat_version(void);
 // Only pass strings documented as "free with tchat_string_free": never a string you allocated, and
 // never a borrowed `const char *` (those belong to their object). Any thread.
 void tchat_string_free(char *s);
-
-// A static, human-readable description of a status, e.g. `"TCHAT_TIMEOUT: timed out"`.
-//
-// `status` is a `tchat_status` value (an `int` so that any value is safe to pass: unknown values
-// give `"unknown tchat_status"`). Never NULL; never free it. Any thread.
-const char *tchat_status_str(int status);
-
-// The message of the latest call on this thread that returns a `tchat_status`: the reason it
-// failed (HTTP method, path and status, the server's error text...), or `""` when it succeeded.
-//
-// The string is owned by the library and stays valid until the next status-returning tchat call on
-// the same thread; copy it to keep it. Never NULL; never contains a token. Each thread has its own
-// last error (a callback running on a reader thread sees the reader thread's).
-const char *tchat_last_error_message(void);
-
-// The HTTP status of the answer that made the latest status-returning call on this thread fail, or
-// 0 when no HTTP answer was involved (or the call succeeded).
-int tchat_last_error_http_status(void);
-
-// A new, empty options object (defaults: base URL `https://api.trigger.dev`, connect timeout 10 s,
-// response timeout 30 s, stall timeout 60 s, long-poll 120 s, 5 attempts per REST call). Never
-// NULL. Free it with `tchat_client_options_free`.
-struct tchat_client_options *tchat_client_options_new(void);
-
-// Frees an options object (NULL is ignored). Clients created from it are not affected.
-void tchat_client_options_free(struct tchat_client_options *options);
-
-// Sets the API's base URL, e.g. `"https://api.trigger.dev"` or `"http://127.0.0.1:8030"` (copied).
-// Plain `http://` is accepted only for loopback hosts unless
-// `tchat_client_options_set_allow_insecure_http` allows it; `tchat_client_new` checks the URL.
-enum tchat_status tchat_client_options_set_base_url(struct tchat_client_options *options,
-                                                    const char *base_url);
-
-// Sets the token (required): a secret API key (`tr_dev_...`, `tr_prod_...`) or a JWT (copied).
-// The token never appears in error or log messages.
-enum tchat_status tchat_client_options_set_token(struct tchat_client_options *options,
-                                                 const char *token);
-
-// Sets the preview branch, sent as `x-trigger-branch` (copied). Needed for preview-branch
-// environments only.
-enum tchat_status tchat_client_options_set_branch(struct tchat_client_options *options,
-                                                  const char *branch);
-
-// How long to wait for a TCP + TLS connection, in milliseconds (default 10000; must be > 0).
-enum tchat_status tchat_client_options_set_connect_timeout_ms(struct tchat_client_options *options,
-                                                              uint64_t timeout_ms);
-
-// How long to wait for response headers after sending a request, in milliseconds (default 30000;
-// must be > 0). Every REST call (create session, append, close, trigger, run status) has one
-// deadline of connect timeout + response timeout for all of it, headers and body: a server that
-// answers its headers and then a silent or trickling body is cut there, and the call retried.
-enum tchat_status tchat_client_options_set_response_timeout_ms(struct tchat_client_options *options,
-                                                               uint64_t timeout_ms);
-
-// How long a chat's stream may go without a record while a turn is in flight before it is
-// considered dead and reconnected from its cursor, in milliseconds (default 60000; must be > 0).
-// Counted in records: pings, comments, unknown events and partial lines do not reset it, so a
-// stall is caught within this timeout plus the gap to the next byte; a connection that sends no
-// byte at all for this long (also an idle watch between turns) is dead too.
-enum tchat_status tchat_client_options_set_stall_timeout_ms(struct tchat_client_options *options,
-                                                            uint64_t timeout_ms);
-
-// How long a turn in flight may go without a working stream, reconnecting all along, before it
-// ends with a `TCHAT_EVENT_KIND_ERROR` event (status `TCHAT_NETWORK`, or `TCHAT_HTTP` with the last
-// status) instead of waiting on, in milliseconds; 0 (the default) waits for as long as it takes,
-// with one `TCHAT_EVENT_KIND_RECONNECTING` event per attempt and `TCHAT_EVENT_KIND_CONNECTED` when
-// the stream is back.
-enum tchat_status tchat_client_options_set_reconnect_limit_ms(struct tchat_client_options *options,
-                                                              uint64_t limit_ms);
-
-// Keep listening between turns (default false): the chat holds a long-poll on `.out` while idle
-// (one socket per chat, woken only by the server's pings; one `GET` of the session per window),
-// so that a session closed by someone else arrives as a `TCHAT_EVENT_KIND_SESSION_CLOSED` event
-// between turns too. Without it such a close is noticed at the next send
-// (`TCHAT_SESSION_CLOSED`). A send ends the watch and subscribes for its turn as usual.
-enum tchat_status tchat_client_options_set_idle_watch(struct tchat_client_options *options,
-                                                      bool watch);
-
-// The long-poll window asked of the server for each stream request (`Timeout-Seconds`), 1..600
-// seconds (default 120). Other values are `TCHAT_INVALID_ARGUMENT`.
-enum tchat_status tchat_client_options_set_long_poll_seconds(struct tchat_client_options *options,
-                                                             uint32_t seconds);
-
-// The retry policy of REST calls (session creation, sends): `max_attempts` attempts in all
-// (>= 1; 1 = no retry), waiting `base_delay_ms` before the second, growing by 1.6x per attempt up
-// to `max_delay_ms`. Default: 5 attempts, 1000 ms, 30000 ms (as the official client).
-//
-// So a blocking call returns within: `max_attempts` × (connect timeout + response timeout), plus
-// the waits between attempts (each `min(base_delay_ms × 1.6^(n-1), max_delay_ms)`, or a 429's
-// `x-ratelimit-reset`, capped at `max_delay_ms`) — with the defaults 5 × 40 s + 1 + 1.6 + 2.56 +
-// 4.1 s ≈ 209 s for one REST call. `tchat_chat_open` makes one or two such calls (create the
-// session; with client-managed runs also trigger the run; a reopened chat reads `.out`'s
-// records); a send makes one append (client-managed runs: also a run check), after waiting up to
-// connect + response timeout for its stream to connect.
-enum tchat_status tchat_client_options_set_retry(struct tchat_client_options *options,
-                                                 uint32_t max_attempts,
-                                                 uint64_t base_delay_ms,
-                                                 uint64_t max_delay_ms);
-
-// The `User-Agent` header (copied; default `"tchat/<version>"`).
-enum tchat_status tchat_client_options_set_user_agent(struct tchat_client_options *options,
-                                                      const char *user_agent);
-
-// Adds root certificates (PEM text, one or more certificates; `len` bytes at `pem`, no NUL needed)
-// trusted besides the built-in web PKI roots, e.g. a company proxy's CA. Copied; calls accumulate.
-enum tchat_status tchat_client_options_add_root_certs_pem(struct tchat_client_options *options,
-                                                          const uint8_t *pem,
-                                                          size_t len);
-
-// Trust only the certificates of `tchat_client_options_add_root_certs_pem`, not the built-in web
-// PKI roots (default false), e.g. for a private deployment whose CA is the only one to trust.
-// `tchat_client_new` then fails with `TCHAT_INVALID_ARGUMENT` when no certificate was added.
-enum tchat_status tchat_client_options_set_replace_root_certs(struct tchat_client_options *options,
-                                                              bool replace);
-
-// How long, in milliseconds, a chat's `.out` connection stays open after a turn ends, ready for
-// the next turn (default 120000; 0 closes it at every turn's end). While warm, the next send only
-// appends its message (one round trip) and the reply streams on the open connection: no new
-// connection, TLS handshake or request before the first token. Cost per warm chat: one socket
-// and its buffers, and a wakeup of the chat's reader thread per server ping. Turns other clients
-// drive on the chat meanwhile are skipped; a close by someone else arrives as
-// `TCHAT_EVENT_KIND_SESSION_CLOSED`. A warm connection that fails is not reopened: the next send
-// opens one as usual.
-enum tchat_status tchat_client_options_set_keep_warm_ms(struct tchat_client_options *options,
-                                                        uint64_t keep_warm_ms);
-
-// Allows plain `http://` to hosts other than loopback (default false: tokens would travel in the
-// clear). Loopback (`127.0.0.1`, `::1`, `localhost`) is always allowed.
-enum tchat_status tchat_client_options_set_allow_insecure_http(struct tchat_client_options *options,
-                                                               bool allow);
-
-// Installs a token provider, asked once for a fresh token when the server answers 401/403 (see
-// `tchat_token_provider_callback` for the calling convention and threads). `callback` NULL removes
-// it (then `user_data` and `user_data_free` are ignored).
-//
-// `user_data` is passed to every call. `user_data_free` (may be NULL) is called exactly once with
-// `user_data` when the library no longer needs it: when the provider is replaced on this options
-// object or the options object is freed, and no client or chat created with it is left (so
-// possibly on a chat's reader thread, or inside `tchat_chat_free`/`tchat_client_free`). If this
-// call fails, `user_data_free` is not called.
-enum tchat_status tchat_client_options_set_token_provider(struct tchat_client_options *options,
-                                                          tchat_token_provider_callback callback,
-                                                          void *user_data,
-                                                          tchat_user_data_free_callback user_data_free);
-
-// Installs a send observer: told of every send's life on the client's chats, for telemetry (see
-// `tchat_send_observer_callback` for what and on which thread). `callback` NULL removes it (then
-// `user_data` and `user_data_free` are ignored). `user_data_free` (may be NULL) is called exactly
-// once, when no options object, client or chat holds the observer any more; not if this call fails.
-enum tchat_status tchat_client_options_set_send_observer(struct tchat_client_options *options,
-                                                         tchat_send_observer_callback callback,
-                                                         void *user_data,
-                                                         tchat_user_data_free_callback user_data_free);
-
-// Creates a client from `options` (which are copied: free them whenever you like). Checks the
-// settings (token present, URL scheme and host, long-poll range); makes no network request.
-//
-// On success writes a new client to `*out_client`; free it with `tchat_client_free`. On failure
-// `*out_client` is untouched.
-enum tchat_status tchat_client_new(const struct tchat_client_options *options,
-                                   struct tchat_client **out_client);
-
-// New connections a client has opened so far, over all its chats and calls: TCP connections, and
-// of those the TLS handshakes that authenticated the server in full and those that resumed an
-// earlier session. What a turn costs beyond its requests: with a warm chat (see
-// `tchat_client_options_set_keep_warm_ms`), nothing. Each out pointer may be NULL. Any thread.
-enum tchat_status tchat_client_connection_stats(const struct tchat_client *client,
-                                                uint64_t *out_connections,
-                                                uint64_t *out_full_handshakes,
-                                                uint64_t *out_resumed_handshakes);
-
-// Frees a client (NULL is ignored). Chats opened from it stay usable; the connection settings are
-// released when the last of them is freed too. Any thread, but not while another thread is using the
-// same client pointer.
-void tchat_client_free(struct tchat_client *client);
 
 // A new, empty options object. Never NULL. Free it with `tchat_chat_options_free`.
 struct tchat_chat_options *tchat_chat_options_new(void);
@@ -666,6 +491,175 @@ enum tchat_status tchat_chat_reconnect_now(struct tchat_chat *chat);
 // at once. Any thread, e.g. a UI thread waking a worker that polls.
 enum tchat_status tchat_chat_wake(struct tchat_chat *chat);
 
+// A new, empty options object (defaults: base URL `https://api.trigger.dev`, connect timeout 10 s,
+// response timeout 30 s, stall timeout 60 s, long-poll 120 s, 5 attempts per REST call). Never
+// NULL. Free it with `tchat_client_options_free`.
+struct tchat_client_options *tchat_client_options_new(void);
+
+// Frees an options object (NULL is ignored). Clients created from it are not affected.
+void tchat_client_options_free(struct tchat_client_options *options);
+
+// Sets the API's base URL, e.g. `"https://api.trigger.dev"` or `"http://127.0.0.1:8030"` (copied).
+// Plain `http://` is accepted only for loopback hosts unless
+// `tchat_client_options_set_allow_insecure_http` allows it; `tchat_client_new` checks the URL.
+enum tchat_status tchat_client_options_set_base_url(struct tchat_client_options *options,
+                                                    const char *base_url);
+
+// Sets the token (required): a secret API key (`tr_dev_...`, `tr_prod_...`) or a JWT (copied).
+// The token never appears in error or log messages.
+enum tchat_status tchat_client_options_set_token(struct tchat_client_options *options,
+                                                 const char *token);
+
+// Sets the preview branch, sent as `x-trigger-branch` (copied). Needed for preview-branch
+// environments only.
+enum tchat_status tchat_client_options_set_branch(struct tchat_client_options *options,
+                                                  const char *branch);
+
+// How long to wait for a TCP + TLS connection, in milliseconds (default 10000; must be > 0).
+enum tchat_status tchat_client_options_set_connect_timeout_ms(struct tchat_client_options *options,
+                                                              uint64_t timeout_ms);
+
+// How long to wait for response headers after sending a request, in milliseconds (default 30000;
+// must be > 0). Every REST call (create session, append, close, trigger, run status) has one
+// deadline of connect timeout + response timeout for all of it, headers and body: a server that
+// answers its headers and then a silent or trickling body is cut there, and the call retried.
+enum tchat_status tchat_client_options_set_response_timeout_ms(struct tchat_client_options *options,
+                                                               uint64_t timeout_ms);
+
+// How long a chat's stream may go without a record while a turn is in flight before it is
+// considered dead and reconnected from its cursor, in milliseconds (default 60000; must be > 0).
+// Counted in records: pings, comments, unknown events and partial lines do not reset it, so a
+// stall is caught within this timeout plus the gap to the next byte; a connection that sends no
+// byte at all for this long (also an idle watch between turns) is dead too.
+enum tchat_status tchat_client_options_set_stall_timeout_ms(struct tchat_client_options *options,
+                                                            uint64_t timeout_ms);
+
+// How long a turn in flight may go without a working stream, reconnecting all along, before it
+// ends with a `TCHAT_EVENT_KIND_ERROR` event (status `TCHAT_NETWORK`, or `TCHAT_HTTP` with the last
+// status) instead of waiting on, in milliseconds; 0 (the default) waits for as long as it takes,
+// with one `TCHAT_EVENT_KIND_RECONNECTING` event per attempt and `TCHAT_EVENT_KIND_CONNECTED` when
+// the stream is back.
+enum tchat_status tchat_client_options_set_reconnect_limit_ms(struct tchat_client_options *options,
+                                                              uint64_t limit_ms);
+
+// Keep listening between turns (default false): the chat holds a long-poll on `.out` while idle
+// (one socket per chat, woken only by the server's pings; one `GET` of the session per window),
+// so that a session closed by someone else arrives as a `TCHAT_EVENT_KIND_SESSION_CLOSED` event
+// between turns too. Without it such a close is noticed at the next send
+// (`TCHAT_SESSION_CLOSED`). A send ends the watch and subscribes for its turn as usual.
+enum tchat_status tchat_client_options_set_idle_watch(struct tchat_client_options *options,
+                                                      bool watch);
+
+// The long-poll window asked of the server for each stream request (`Timeout-Seconds`), 1..600
+// seconds (default 120). Other values are `TCHAT_INVALID_ARGUMENT`.
+enum tchat_status tchat_client_options_set_long_poll_seconds(struct tchat_client_options *options,
+                                                             uint32_t seconds);
+
+// The retry policy of REST calls (session creation, sends): `max_attempts` attempts in all
+// (>= 1; 1 = no retry), waiting `base_delay_ms` before the second, growing by 1.6x per attempt up
+// to `max_delay_ms`. Default: 5 attempts, 1000 ms, 30000 ms (as the official client).
+//
+// So a blocking call returns within: `max_attempts` × (connect timeout + response timeout), plus
+// the waits between attempts (each `min(base_delay_ms × 1.6^(n-1), max_delay_ms)`, or a 429's
+// `x-ratelimit-reset`, capped at `max_delay_ms`) — with the defaults 5 × 40 s + 1 + 1.6 + 2.56 +
+// 4.1 s ≈ 209 s for one REST call. `tchat_chat_open` makes one or two such calls (create the
+// session; with client-managed runs also trigger the run; a reopened chat reads `.out`'s
+// records); a send makes one append (client-managed runs: also a run check), after waiting up to
+// connect + response timeout for its stream to connect.
+enum tchat_status tchat_client_options_set_retry(struct tchat_client_options *options,
+                                                 uint32_t max_attempts,
+                                                 uint64_t base_delay_ms,
+                                                 uint64_t max_delay_ms);
+
+// The `User-Agent` header (copied; default `"tchat/<version>"`).
+enum tchat_status tchat_client_options_set_user_agent(struct tchat_client_options *options,
+                                                      const char *user_agent);
+
+// Adds root certificates (PEM text, one or more certificates; `len` bytes at `pem`, no NUL needed)
+// trusted besides the built-in web PKI roots, e.g. a company proxy's CA. Copied; calls accumulate.
+enum tchat_status tchat_client_options_add_root_certs_pem(struct tchat_client_options *options,
+                                                          const uint8_t *pem,
+                                                          size_t len);
+
+// Trust only the certificates of `tchat_client_options_add_root_certs_pem`, not the built-in web
+// PKI roots (default false), e.g. for a private deployment whose CA is the only one to trust.
+// `tchat_client_new` then fails with `TCHAT_INVALID_ARGUMENT` when no certificate was added.
+enum tchat_status tchat_client_options_set_replace_root_certs(struct tchat_client_options *options,
+                                                              bool replace);
+
+// How long, in milliseconds, a chat's `.out` connection stays open after a turn ends, ready for
+// the next turn (default 120000; 0 closes it at every turn's end). While warm, the next send only
+// appends its message (one round trip) and the reply streams on the open connection: no new
+// connection, TLS handshake or request before the first token. Cost per warm chat: one socket
+// and its buffers, and a wakeup of the chat's reader thread per server ping. Turns other clients
+// drive on the chat meanwhile are skipped; a close by someone else arrives as
+// `TCHAT_EVENT_KIND_SESSION_CLOSED`. A warm connection that fails is not reopened: the next send
+// opens one as usual.
+enum tchat_status tchat_client_options_set_keep_warm_ms(struct tchat_client_options *options,
+                                                        uint64_t keep_warm_ms);
+
+// Allows plain `http://` to hosts other than loopback (default false: tokens would travel in the
+// clear). Loopback (`127.0.0.1`, `::1`, `localhost`) is always allowed.
+enum tchat_status tchat_client_options_set_allow_insecure_http(struct tchat_client_options *options,
+                                                               bool allow);
+
+// Installs a token provider, asked once for a fresh token when the server answers 401/403 (see
+// `tchat_token_provider_callback` for the calling convention and threads). `callback` NULL removes
+// it (then `user_data` and `user_data_free` are ignored).
+//
+// `user_data` is passed to every call. `user_data_free` (may be NULL) is called exactly once with
+// `user_data` when the library no longer needs it: when the provider is replaced on this options
+// object or the options object is freed, and no client or chat created with it is left (so
+// possibly on a chat's reader thread, or inside `tchat_chat_free`/`tchat_client_free`). If this
+// call fails, `user_data_free` is not called.
+enum tchat_status tchat_client_options_set_token_provider(struct tchat_client_options *options,
+                                                          tchat_token_provider_callback callback,
+                                                          void *user_data,
+                                                          tchat_user_data_free_callback user_data_free);
+
+// Installs a send observer: told of every send's life on the client's chats, for telemetry (see
+// `tchat_send_observer_callback` for what and on which thread). `callback` NULL removes it (then
+// `user_data` and `user_data_free` are ignored). `user_data_free` (may be NULL) is called exactly
+// once, when no options object, client or chat holds the observer any more; not if this call fails.
+enum tchat_status tchat_client_options_set_send_observer(struct tchat_client_options *options,
+                                                         tchat_send_observer_callback callback,
+                                                         void *user_data,
+                                                         tchat_user_data_free_callback user_data_free);
+
+// Creates a client from `options` (which are copied: free them whenever you like). Checks the
+// settings (token present, URL scheme and host, long-poll range); makes no network request.
+//
+// On success writes a new client to `*out_client`; free it with `tchat_client_free`. On failure
+// `*out_client` is untouched.
+enum tchat_status tchat_client_new(const struct tchat_client_options *options,
+                                   struct tchat_client **out_client);
+
+// New connections a client has opened so far, over all its chats and calls: TCP connections, and
+// of those the TLS handshakes that authenticated the server in full and those that resumed an
+// earlier session. What a turn costs beyond its requests: with a warm chat (see
+// `tchat_client_options_set_keep_warm_ms`), nothing. Each out pointer may be NULL. Any thread.
+enum tchat_status tchat_client_connection_stats(const struct tchat_client *client,
+                                                uint64_t *out_connections,
+                                                uint64_t *out_full_handshakes,
+                                                uint64_t *out_resumed_handshakes);
+
+// Frees a client (NULL is ignored). Chats opened from it stay usable; the connection settings are
+// released when the last of them is freed too. Any thread, but not while another thread is using the
+// same client pointer.
+void tchat_client_free(struct tchat_client *client);
+
+// The message of the latest call on this thread that returns a `tchat_status`: the reason it
+// failed (HTTP method, path and status, the server's error text...), or `""` when it succeeded.
+//
+// The string is owned by the library and stays valid until the next status-returning tchat call on
+// the same thread; copy it to keep it. Never NULL; never contains a token. Each thread has its own
+// last error (a callback running on a reader thread sees the reader thread's).
+const char *tchat_last_error_message(void);
+
+// The HTTP status of the answer that made the latest status-returning call on this thread fail, or
+// 0 when no HTTP answer was involved (or the call succeeded).
+int tchat_last_error_http_status(void);
+
 // Frees an event returned by `tchat_chat_next_event` or `tchat_event_copy` (NULL is ignored).
 // Calling it on the borrowed event of a callback does nothing. Any thread.
 void tchat_event_free(struct tchat_event *ev);
@@ -784,6 +778,12 @@ const char *tchat_event_error_message(const struct tchat_event *ev);
 enum tchat_status tchat_set_log_callback(tchat_log_callback callback,
                                          void *user_data,
                                          int max_level);
+
+// A static, human-readable description of a status, e.g. `"TCHAT_TIMEOUT: timed out"`.
+//
+// `status` is a `tchat_status` value (an `int` so that any value is safe to pass: unknown values
+// give `"unknown tchat_status"`). Never NULL; never free it. Any thread.
+const char *tchat_status_str(int status);
 
 #ifdef __cplusplus
 }  // extern "C"

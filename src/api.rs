@@ -104,7 +104,11 @@ pub(crate) fn retrieve_session(http: &Http, token: &Secret, session: &str) -> Re
     let path = format!("/api/v1/sessions/{}", encode_segment(session));
     let answer = http.call(&Request::get(path, token))?;
     let s: SessionResponse = answer.json("retrieve session")?;
-    Ok(SessionStatus { current_run_id: s.current_run_id, closed: s.closed_at.is_some(), closed_reason: s.closed_reason })
+    Ok(SessionStatus {
+        current_run_id: s.current_run_id,
+        closed: s.closed_at.is_some(),
+        closed_reason: s.closed_reason,
+    })
 }
 
 /// One record of `GET .../out/records`: its seq, its control subtype (none for data records) and,

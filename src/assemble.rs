@@ -230,9 +230,7 @@ impl Assembler {
             let Some(t) = part.get("type").and_then(Value::as_str) else {
                 continue;
             };
-            if !is_tool_type(t)
-                || part.get("state").and_then(Value::as_str) != Some("input-streaming")
-            {
+            if !is_tool_type(t) || part.get("state").and_then(Value::as_str) != Some("input-streaming") {
                 continue;
             }
             let Some(id) = part.get("toolCallId").and_then(Value::as_str) else {
@@ -241,11 +239,7 @@ impl Assembler {
             a.partial_tools.insert(
                 id.to_owned(),
                 PartialToolCall {
-                    text: part
-                        .get("rawInput")
-                        .and_then(Value::as_str)
-                        .unwrap_or("")
-                        .to_owned(),
+                    text: part.get("rawInput").and_then(Value::as_str).unwrap_or("").to_owned(),
                     input_encoding: part.get("inputEncoding").cloned(),
                     tool_name: tool_name(part).unwrap_or("").to_owned(),
                     dynamic: t == "dynamic-tool",
@@ -415,11 +409,7 @@ impl Assembler {
                 p.insert("type".into(), chunk_type.into());
                 put(&mut p, "mediaType", c.get("mediaType"));
                 put(&mut p, "url", c.get("url"));
-                put(
-                    &mut p,
-                    "providerMetadata",
-                    non_null(c.get("providerMetadata")),
-                );
+                put(&mut p, "providerMetadata", non_null(c.get("providerMetadata")));
                 self.push(p);
             }
             "source-url" => {
@@ -433,13 +423,7 @@ impl Assembler {
             "source-document" => {
                 let mut p = Map::new();
                 p.insert("type".into(), "source-document".into());
-                for k in [
-                    "sourceId",
-                    "mediaType",
-                    "title",
-                    "filename",
-                    "providerMetadata",
-                ] {
+                for k in ["sourceId", "mediaType", "title", "filename", "providerMetadata"] {
                     put(&mut p, k, c.get(k));
                 }
                 self.push(p);
@@ -475,10 +459,7 @@ impl Assembler {
                     is_tool_value(p) && js_eq(p.get("toolCallId"), Some(&call_id))
                 });
                 let dynamic = match existing {
-                    Some(i) => {
-                        self.message.parts[i].get("type").and_then(Value::as_str)
-                            == Some("dynamic-tool")
-                    }
+                    Some(i) => self.message.parts[i].get("type").and_then(Value::as_str) == Some("dynamic-tool"),
                     None => truthy(c.get("dynamic")),
                 };
                 let upd = ToolUpdate {
@@ -501,11 +482,7 @@ impl Assembler {
                 };
                 let mut approval = Map::new();
                 put(&mut approval, "id", c.get("approvalId"));
-                put(
-                    &mut approval,
-                    "descriptor",
-                    non_null(c.get("approvalDescriptor")),
-                );
+                put(&mut approval, "descriptor", non_null(c.get("approvalDescriptor")));
                 // Kept even when null: the SDK tests for the key, not the value.
                 put(&mut approval, "inputSchemaInput", c.get("inputSchemaInput"));
                 put(&mut approval, "requestReason", non_null(c.get("reason")));
@@ -521,9 +498,7 @@ impl Assembler {
             "tool-approval-response" => {
                 let approval_id = c.get("approvalId");
                 let found = self.message.parts.iter().position(|p| {
-                    is_tool_value(p)
-                        && p.get("approval")
-                            .is_some_and(|a| js_eq(a.get("id"), approval_id))
+                    is_tool_value(p) && p.get("approval").is_some_and(|a| js_eq(a.get("id"), approval_id))
                 });
                 let Some(idx) = found else { return };
                 let Some(p) = self.part_mut(idx) else { return };
@@ -705,10 +680,7 @@ impl Assembler {
     }
 
     fn part_mut(&mut self, idx: usize) -> Option<&mut Map<String, Value>> {
-        self.message
-            .parts
-            .get_mut(idx)
-            .and_then(Value::as_object_mut)
+        self.message.parts.get_mut(idx).and_then(Value::as_object_mut)
     }
 
     fn text_delta(&mut self, c: &Map<String, Value>) {
@@ -837,18 +809,12 @@ impl Assembler {
         let dynamic = part.get("type").and_then(Value::as_str) == Some("dynamic-tool");
         let mut upd = ToolUpdate {
             tool_call_id: c.get("toolCallId").cloned().unwrap_or(Value::Null),
-            tool_name: if dynamic {
-                js_string(part.get("toolName"))
-            } else {
-                static_tool_name(part).to_owned()
-            },
+            tool_name: if dynamic { js_string(part.get("toolName")) } else { static_tool_name(part).to_owned() },
             input: part.get("input").cloned(),
             provider_executed: c.get("providerExecuted").cloned(),
             provider_metadata: c.get("providerMetadata").cloned(),
             title: part.get("title").cloned(),
-            tool_metadata: non_null(c.get("toolMetadata"))
-                .or_else(|| part.get("toolMetadata"))
-                .cloned(),
+            tool_metadata: non_null(c.get("toolMetadata")).or_else(|| part.get("toolMetadata")).cloned(),
             ..Default::default()
         };
         if chunk_type == "tool-output-available" {
@@ -883,9 +849,7 @@ impl Assembler {
             is_tool_value(p) && js_eq(p.get("toolCallId"), call_id)
         };
         let step = self.current_step_start();
-        (step..parts.len())
-            .find(matches)
-            .or_else(|| (0..parts.len()).rev().find(matches))
+        (step..parts.len()).find(matches).or_else(|| (0..parts.len()).rev().find(matches))
     }
 
     /// The SDK's `updateToolPart` / `updateDynamicToolPart`: update the given part, else the matching
@@ -896,40 +860,25 @@ impl Assembler {
             (step..self.message.parts.len()).find(|&i| {
                 let p = &self.message.parts[i];
                 let t = p.get("type").and_then(Value::as_str).unwrap_or("");
-                let kind_ok = if dynamic {
-                    t == "dynamic-tool"
-                } else {
-                    t.starts_with("tool-")
-                };
+                let kind_ok = if dynamic { t == "dynamic-tool" } else { t.starts_with("tool-") };
                 kind_ok && js_eq(p.get("toolCallId"), Some(&u.tool_call_id))
             })
         });
         let is_result = u.state == "output-available" || u.state == "output-error";
-        let pm_key = if is_result {
-            "resultProviderMetadata"
-        } else {
-            "callProviderMetadata"
-        };
+        let pm_key = if is_result { "resultProviderMetadata" } else { "callProviderMetadata" };
 
         if let Some(p) = existing.and_then(|i| self.part_mut(i)) {
             p.insert("state".into(), u.state.into());
             if dynamic {
                 p.insert("toolName".into(), Value::String(u.tool_name));
             } else {
-                p.insert(
-                    "type".into(),
-                    Value::String(format!("tool-{}", u.tool_name)),
-                );
+                p.insert("type".into(), Value::String(format!("tool-{}", u.tool_name)));
             }
             set(p, "input", u.input);
             set(p, "output", u.output);
             set(p, "errorText", u.error_text);
             set(p, "rawInput", u.raw_input);
-            set(
-                p,
-                "inputEncoding",
-                u.input_encoding.filter(|v| !v.is_null()),
-            );
+            set(p, "inputEncoding", u.input_encoding.filter(|v| !v.is_null()));
             set(p, "preliminary", u.preliminary);
             if let Some(t) = u.title {
                 p.insert("title".into(), t);
@@ -951,10 +900,7 @@ impl Assembler {
             p.insert("type".into(), "dynamic-tool".into());
             p.insert("toolName".into(), Value::String(u.tool_name));
         } else {
-            p.insert(
-                "type".into(),
-                Value::String(format!("tool-{}", u.tool_name)),
-            );
+            p.insert("type".into(), Value::String(format!("tool-{}", u.tool_name)));
             put(&mut p, "rawInput", u.raw_input.as_ref());
         }
         p.insert("toolCallId".into(), u.tool_call_id);
@@ -977,10 +923,10 @@ impl Assembler {
             return;
         }
         if let Some(id) = non_null(c.get("id")) {
-            let found = self.message.parts.iter_mut().find(|p| {
-                p.get("type").and_then(Value::as_str) == Some(chunk_type)
-                    && js_eq(p.get("id"), Some(id))
-            });
+            let found =
+                self.message.parts.iter_mut().find(|p| {
+                    p.get("type").and_then(Value::as_str) == Some(chunk_type) && js_eq(p.get("id"), Some(id))
+                });
             if let Some(Value::Object(p)) = found {
                 set(p, "data", c.get("data").cloned());
                 return;
@@ -1019,13 +965,8 @@ pub fn approval_response(
 ) -> Result<UIMessage, ApprovalError> {
     let mut parts = message.parts.clone();
     answer_approval(&mut parts, approval_id, approved, reason)?;
-    let answered = UIMessage {
-        id: message.id.clone(),
-        role: message.role.clone(),
-        parts,
-        metadata: None,
-        extra: Map::new(),
-    };
+    let answered =
+        UIMessage { id: message.id.clone(), role: message.role.clone(), parts, metadata: None, extra: Map::new() };
     Ok(slim_for_wire(&answered))
 }
 
@@ -1043,9 +984,7 @@ pub fn slim_for_wire(message: &UIMessage) -> UIMessage {
         return message.clone();
     }
     let advanced = |p: &&Value| {
-        p.get("type")
-            .and_then(Value::as_str)
-            .is_some_and(is_tool_type)
+        p.get("type").and_then(Value::as_str).is_some_and(is_tool_type)
             && matches!(
                 p.get("state").and_then(Value::as_str),
                 Some("output-available" | "output-error" | "approval-responded" | "output-denied")
@@ -1077,13 +1016,7 @@ pub fn slim_for_wire(message: &UIMessage) -> UIMessage {
             Value::Object(s)
         })
         .collect();
-    UIMessage {
-        id: message.id.clone(),
-        role: message.role.clone(),
-        parts,
-        metadata: None,
-        extra: Map::new(),
-    }
+    UIMessage { id: message.id.clone(), role: message.role.clone(), parts, metadata: None, extra: Map::new() }
 }
 
 /// Tool parts of a message in state `approval-requested`, in message order.
@@ -1091,21 +1024,10 @@ pub fn pending_approvals(message: &UIMessage) -> Vec<PendingApproval> {
     message
         .parts
         .iter()
-        .filter(|p| {
-            is_tool_value(p) && p.get("state").and_then(Value::as_str) == Some("approval-requested")
-        })
+        .filter(|p| is_tool_value(p) && p.get("state").and_then(Value::as_str) == Some("approval-requested"))
         .map(|p| PendingApproval {
-            approval_id: p
-                .get("approval")
-                .and_then(|a| a.get("id"))
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_owned(),
-            tool_call_id: p
-                .get("toolCallId")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_owned(),
+            approval_id: p.get("approval").and_then(|a| a.get("id")).and_then(Value::as_str).unwrap_or("").to_owned(),
+            tool_call_id: p.get("toolCallId").and_then(Value::as_str).unwrap_or("").to_owned(),
             tool_name: tool_name(p).unwrap_or("").to_owned(),
         })
         .collect()
@@ -1118,11 +1040,7 @@ fn answer_approval(
     reason: Option<&str>,
 ) -> Result<(), ApprovalError> {
     let has_id = |p: &Value| {
-        is_tool_value(p)
-            && p.get("approval")
-                .and_then(|a| a.get("id"))
-                .and_then(Value::as_str)
-                == Some(approval_id)
+        is_tool_value(p) && p.get("approval").and_then(|a| a.get("id")).and_then(Value::as_str) == Some(approval_id)
     };
     let mut answered = false;
     let mut other_state = None;
@@ -1151,13 +1069,8 @@ fn answer_approval(
     }
     match (answered, other_state) {
         (true, _) => Ok(()),
-        (false, Some(state)) => Err(ApprovalError::NotPending {
-            approval_id: approval_id.to_owned(),
-            state,
-        }),
-        (false, None) => Err(ApprovalError::UnknownApproval {
-            approval_id: approval_id.to_owned(),
-        }),
+        (false, Some(state)) => Err(ApprovalError::NotPending { approval_id: approval_id.to_owned(), state }),
+        (false, None) => Err(ApprovalError::UnknownApproval { approval_id: approval_id.to_owned() }),
     }
 }
 
@@ -1166,9 +1079,7 @@ fn answer_approval(
 /// The AI SDK's `parsePartialJson(...).value`: the text parsed as JSON, else the text repaired by
 /// [`repair_json`] and parsed, else `None` (the SDK's `undefined`: the tool part then has no input).
 pub fn parse_partial_json(text: &str) -> Option<Value> {
-    serde_json::from_str(text)
-        .ok()
-        .or_else(|| serde_json::from_str(&repair_json(text)).ok())
+    serde_json::from_str(text).ok().or_else(|| serde_json::from_str(&repair_json(text)).ok())
 }
 
 /// Contexts of the repair scanner; one stack entry per open construct.
@@ -1211,15 +1122,7 @@ pub fn repair_json(input: &str) -> String {
 
     // A value begins at `i` with `c`: the enclosing context becomes `after`, and the value's own
     // context is pushed. Anything that cannot start a value is ignored, as in the SDK.
-    fn value_start(
-        stack: &mut Vec<Ctx>,
-        cut: &mut usize,
-        lit: &mut usize,
-        c: char,
-        i: usize,
-        end: usize,
-        after: Ctx,
-    ) {
+    fn value_start(stack: &mut Vec<Ctx>, cut: &mut usize, lit: &mut usize, c: char, i: usize, end: usize, after: Ctx) {
         let inner = match c {
             '"' => Ctx::Str,
             'f' | 't' | 'n' => {
@@ -1255,15 +1158,7 @@ pub fn repair_json(input: &str) -> String {
         let end = i + c.len_utf8();
         let Some(&top) = stack.last() else { break };
         match top {
-            Ctx::Root => value_start(
-                &mut stack,
-                &mut cut,
-                &mut literal_start,
-                c,
-                i,
-                end,
-                Ctx::Done,
-            ),
+            Ctx::Root => value_start(&mut stack, &mut cut, &mut literal_start, c, i, end, Ctx::Done),
             Ctx::Done => {}
             Ctx::ObjStart => match c {
                 '"' => *stack.last_mut().unwrap() = Ctx::ObjKey,
@@ -1290,29 +1185,15 @@ pub fn repair_json(input: &str) -> String {
                     *stack.last_mut().unwrap() = Ctx::ObjBeforeValue;
                 }
             }
-            Ctx::ObjBeforeValue => value_start(
-                &mut stack,
-                &mut cut,
-                &mut literal_start,
-                c,
-                i,
-                end,
-                Ctx::ObjAfterValue,
-            ),
+            Ctx::ObjBeforeValue => value_start(&mut stack, &mut cut, &mut literal_start, c, i, end, Ctx::ObjAfterValue),
             Ctx::ObjAfterValue => after_value(&mut stack, &mut cut, c, end),
             Ctx::ArrStart if c == ']' => {
                 cut = end;
                 stack.pop();
             }
-            Ctx::ArrStart | Ctx::ArrAfterComma => value_start(
-                &mut stack,
-                &mut cut,
-                &mut literal_start,
-                c,
-                i,
-                end,
-                Ctx::ArrAfterValue,
-            ),
+            Ctx::ArrStart | Ctx::ArrAfterComma => {
+                value_start(&mut stack, &mut cut, &mut literal_start, c, i, end, Ctx::ArrAfterValue)
+            }
             Ctx::ArrAfterValue => match c {
                 ',' | ']' => after_value(&mut stack, &mut cut, c, end),
                 // The SDK lets anything after an array element extend the cut (whitespace is the
@@ -1364,10 +1245,7 @@ pub fn repair_json(input: &str) -> String {
             },
             Ctx::Literal => {
                 let partial = &input[literal_start..end];
-                if ["false", "true", "null"]
-                    .iter()
-                    .any(|l| l.starts_with(partial))
-                {
+                if ["false", "true", "null"].iter().any(|l| l.starts_with(partial)) {
                     cut = end;
                 } else {
                     stack.pop();
@@ -1391,10 +1269,7 @@ pub fn repair_json(input: &str) -> String {
             Ctx::ArrStart | Ctx::ArrAfterValue | Ctx::ArrAfterComma => out.push(']'),
             Ctx::Literal => {
                 let partial = &input[literal_start..];
-                if let Some(l) = ["true", "false", "null"]
-                    .iter()
-                    .find(|l| l.starts_with(partial))
-                {
+                if let Some(l) = ["true", "false", "null"].iter().find(|l| l.starts_with(partial)) {
                     out.push_str(&l[partial.len()..]);
                 }
             }
@@ -1499,9 +1374,7 @@ fn id_str(v: Option<&Value>) -> Cow<'_, str> {
 }
 
 fn is_tool_value(p: &Value) -> bool {
-    p.get("type")
-        .and_then(Value::as_str)
-        .is_some_and(is_tool_type)
+    p.get("type").and_then(Value::as_str).is_some_and(is_tool_type)
 }
 
 /// The SDK's `getStaticToolName`: the type after its first `-`.
@@ -1582,10 +1455,7 @@ mod tests {
     #[test]
     fn parse_partial_prefers_the_text_as_is() {
         assert_eq!(parse_partial_json("{\"a\":1}"), Some(json!({"a":1})));
-        assert_eq!(
-            parse_partial_json("{\"city\":\"Par"),
-            Some(json!({"city":"Par"}))
-        );
+        assert_eq!(parse_partial_json("{\"city\":\"Par"), Some(json!({"city":"Par"})));
         assert_eq!(parse_partial_json(""), None);
         assert_eq!(parse_partial_json("x"), None);
     }
@@ -1597,10 +1467,7 @@ mod tests {
             json!({"type":"text-delta","id":"t","delta":"a"}),
             json!({"type":"text-delta","id":"t","delta":"b"}),
         ]);
-        assert_eq!(
-            a.message().parts,
-            vec![json!({"type":"text","text":"ab","state":"streaming"})]
-        );
+        assert_eq!(a.message().parts, vec![json!({"type":"text","text":"ab","state":"streaming"})]);
     }
 
     #[test]
@@ -1615,12 +1482,7 @@ mod tests {
             json!({"type":"reset-step"}),
             json!({"type":"text-delta","id":"t","delta":"four"}),
         ]);
-        let texts: Vec<_> = a
-            .message()
-            .parts
-            .iter()
-            .map(|p| p["text"].clone())
-            .collect();
+        let texts: Vec<_> = a.message().parts.iter().map(|p| p["text"].clone()).collect();
         assert_eq!(texts, vec![json!("four")]);
         let b = fold(&[
             json!({"type":"text-start","id":"t"}),
@@ -1630,12 +1492,7 @@ mod tests {
             json!({"type":"text-start","id":"t"}),
             json!({"type":"text-delta","id":"t","delta":"three"}),
         ]);
-        let texts: Vec<_> = b
-            .message()
-            .parts
-            .iter()
-            .map(|p| p["text"].clone())
-            .collect();
+        let texts: Vec<_> = b.message().parts.iter().map(|p| p["text"].clone()).collect();
         assert_eq!(texts, vec![json!("one"), json!("two"), json!("three")]);
     }
 

@@ -14,16 +14,16 @@ use crossbeam_channel::{Receiver, Sender};
 use serde_json::{json, Value};
 
 use crate::api;
-use crate::wire::RunStatus;
 use crate::assemble::Assembler;
 use crate::client::Client;
 use crate::error::{Error, ErrorKind, Result};
 use crate::event::{ChunkEvent, Event, TurnCompleteEvent};
-use crate::records::ChunkRecord;
 use crate::log::{log_at, Level};
+use crate::records::ChunkRecord;
 use crate::secret::Secret;
 use crate::state::{RunMode, SavedState};
 use crate::stream::{self, Ctl};
+use crate::wire::RunStatus;
 
 /// Stack of a chat's reader thread: it only parses and dispatches, so a small stack keeps 1,000 open
 /// chats cheap.
@@ -677,7 +677,9 @@ impl Chat {
                     .map(Assembler::from_message)
                     .unwrap_or_default();
                 if a.is_empty() {
-                    a.set_previous(saved.continuing_assistant_message.clone().and_then(|m| serde_json::from_value(m).ok()));
+                    a.set_previous(
+                        saved.continuing_assistant_message.clone().and_then(|m| serde_json::from_value(m).ok()),
+                    );
                 }
                 a
             },
@@ -687,7 +689,13 @@ impl Chat {
             closed: false,
             observed: None,
         };
-        log_at!(Level::Info, "chat {}: restored session {} at cursor {:?}", saved.chat_id, saved.session_id, saved.last_event_id);
+        log_at!(
+            Level::Info,
+            "chat {}: restored session {} at cursor {:?}",
+            saved.chat_id,
+            saved.session_id,
+            saved.last_event_id
+        );
         let chat = Chat::start(client, saved.session_id, saved.chat_id, saved.task_id, conv, saved.watch)?;
         if saved.turn_in_flight || saved.watch {
             // Resuming where nothing may be streaming any more: let the server close at once if the
@@ -697,7 +705,14 @@ impl Chat {
         Ok(chat)
     }
 
-    fn start(client: Client, session_id: String, chat_id: String, task_id: String, conv: Conv, watch: bool) -> Result<Chat> {
+    fn start(
+        client: Client,
+        session_id: String,
+        chat_id: String,
+        task_id: String,
+        conv: Conv,
+        watch: bool,
+    ) -> Result<Chat> {
         let (ctl_tx, ctl_rx) = crossbeam_channel::unbounded();
         let (events_tx, events_rx) = crossbeam_channel::unbounded();
         let shared = Arc::new(Shared {
@@ -743,7 +758,12 @@ impl Chat {
         let records = match api::read_out_records(&self.shared.client.http, &token, &self.shared.session_id) {
             Ok(r) => r,
             Err(e) => {
-                log_at!(Level::Warn, "chat {}: cannot read the existing turns ({}); past turns may be replayed", self.shared.chat_id, e);
+                log_at!(
+                    Level::Warn,
+                    "chat {}: cannot read the existing turns ({}); past turns may be replayed",
+                    self.shared.chat_id,
+                    e
+                );
                 return false;
             }
         };
@@ -765,7 +785,12 @@ impl Chat {
         let cursor = if streaming { last_end.map(|i| records[i].seq) } else { records.last().map(|r| r.seq) };
         c.last_event_id = cursor;
         c.delivered_cursor = cursor;
-        log_at!(Level::Info, "chat {}: joined at cursor {:?} (a turn streaming: {streaming})", self.shared.chat_id, cursor);
+        log_at!(
+            Level::Info,
+            "chat {}: joined at cursor {:?} (a turn streaming: {streaming})",
+            self.shared.chat_id,
+            cursor
+        );
         drop(c);
         if streaming {
             self.begin_turn_from_payload();
@@ -833,7 +858,11 @@ impl Chat {
     /// (`metadata` must be a JSON object; its keys win).
     pub fn send_text_with_metadata(&self, text: &str, metadata: &Value) -> Result<()> {
         let extra = metadata.as_object().ok_or_else(|| Error::invalid("metadata must be a JSON object"))?;
-        self.send_payload_with(json!({"trigger": "submit-message", "message": user_text_message(text)}), Expect::Turn, Some(extra))
+        self.send_payload_with(
+            json!({"trigger": "submit-message", "message": user_text_message(text)}),
+            Expect::Turn,
+            Some(extra),
+        )
     }
 
     /// Sends a steering message mid-turn: the agent injects it at its next step boundary (or keeps it
@@ -845,8 +874,8 @@ impl Chat {
 
     /// Sends a whole `UIMessage` (JSON object with `id`, `role`, `parts`; a missing `id` is generated).
     pub fn send_message_json(&self, message_json: &str) -> Result<()> {
-        let mut message: Value =
-            serde_json::from_str(message_json).map_err(|e| Error::invalid(format!("message is not valid JSON: {e}")))?;
+        let mut message: Value = serde_json::from_str(message_json)
+            .map_err(|e| Error::invalid(format!("message is not valid JSON: {e}")))?;
         let obj = message.as_object_mut().ok_or_else(|| Error::invalid("message must be a JSON object"))?;
         if !obj.get("parts").is_some_and(Value::is_array) {
             return Err(Error::invalid("message needs a \"parts\" array"));
@@ -879,21 +908,21 @@ impl Chat {
     /// Answers a tool call waiting for approval (`approval_id` from the `tool-approval-request`
     /// chunk). tchat builds the slimmed assistant message with the right id from the last turn.
     pub fn approve(&self, approval_id: &str, approved: bool, reason: Option<&str>) -> Result<()> {
-        let last = self
-            .shared
-            .conv()
-            .last_assistant
-            .clone()
-            .ok_or_else(|| Error::new(ErrorKind::InvalidState, "no assistant message to answer: no turn has completed"))?;
-        let message: crate::wire::UIMessage = serde_json::from_value(last)
-            .map_err(|e| Error::new(ErrorKind::InvalidState, format!("last assistant message is not a UIMessage: {e}")))?;
+        let last = self.shared.conv().last_assistant.clone().ok_or_else(|| {
+            Error::new(ErrorKind::InvalidState, "no assistant message to answer: no turn has completed")
+        })?;
+        let message: crate::wire::UIMessage = serde_json::from_value(last).map_err(|e| {
+            Error::new(ErrorKind::InvalidState, format!("last assistant message is not a UIMessage: {e}"))
+        })?;
         let response = crate::assemble::approval_response(&message, approval_id, approved, reason)
             .map_err(|e| Error::new(ErrorKind::InvalidState, e.to_string()))?;
         let response = serde_json::to_value(&response).map_err(|e| Error::invalid(e.to_string()))?;
         // The agent continues this assistant message (same id): the next turn assembles into the
         // whole answered message, as useChat holds it, not into the slimmed copy sent on the wire.
         let mut answered = Assembler::from_message(message);
-        answered.respond_to_approval(approval_id, approved, reason).map_err(|e| Error::new(ErrorKind::InvalidState, e.to_string()))?;
+        answered
+            .respond_to_approval(approval_id, approved, reason)
+            .map_err(|e| Error::new(ErrorKind::InvalidState, e.to_string()))?;
         self.shared.conv().assembler.set_previous(Some(answered.into_message()));
         let sent = self.send_payload(json!({"trigger": "submit-message", "message": response}), Expect::Turn);
         if sent.is_err() {
@@ -1069,16 +1098,29 @@ impl Chat {
 
     /// [`Chat::send_payload`] with per-send metadata merged over the chat's client data (its
     /// keys win), and the send observer told of the send's life.
-    fn send_payload_with(&self, fields: Value, expect: Expect, metadata: Option<&serde_json::Map<String, Value>>) -> Result<()> {
+    fn send_payload_with(
+        &self,
+        fields: Value,
+        expect: Expect,
+        metadata: Option<&serde_json::Map<String, Value>>,
+    ) -> Result<()> {
         let started = std::time::Instant::now();
         let message_id = fields.pointer("/message/id").and_then(Value::as_str).map(str::to_owned);
         let result = self.send_payload_inner(fields, expect, metadata, started, message_id.clone());
         match &result {
             Ok(Some(seq)) => {
-                self.shared.observe(crate::SendEvent::MessageSent { message_id, seq: *seq, elapsed: started.elapsed() });
+                self.shared.observe(crate::SendEvent::MessageSent {
+                    message_id,
+                    seq: *seq,
+                    elapsed: started.elapsed(),
+                });
             }
             Ok(None) => {}
-            Err(e) => self.shared.observe(crate::SendEvent::SendFailed { message_id, error: e.clone(), elapsed: started.elapsed() }),
+            Err(e) => self.shared.observe(crate::SendEvent::SendFailed {
+                message_id,
+                error: e.clone(),
+                elapsed: started.elapsed(),
+            }),
         }
         result.map(|_| ())
     }
@@ -1296,6 +1338,10 @@ pub(crate) fn user_text_message(text: &str) -> Value {
     serde_json::to_value(message).expect("a UIMessage serializes")
 }
 
+fn short(id: &str) -> String {
+    id.chars().take(12).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1327,8 +1373,4 @@ mod tests {
         assert!(!is_valid_chat_id(""));
         assert!(!is_valid_chat_id("session_x"));
     }
-}
-
-fn short(id: &str) -> String {
-    id.chars().take(12).collect()
 }

@@ -66,9 +66,8 @@ impl Answer {
     }
 
     pub fn json<T: serde::de::DeserializeOwned>(&self, what: &str) -> Result<T> {
-        serde_json::from_slice(&self.body).map_err(|e| {
-            Error::protocol(format!("malformed {what} answer (HTTP {}): {e}", self.status))
-        })
+        serde_json::from_slice(&self.body)
+            .map_err(|e| Error::protocol(format!("malformed {what} answer (HTTP {}): {e}", self.status)))
     }
 }
 
@@ -155,7 +154,11 @@ impl Http {
                 Err(Failure::Network(_)) if !stale_retried && self.counters.connections() == connections_before => {
                     stale_retried = true;
                     attempt -= 1;
-                    log_at!(Level::Debug, "{}: a kept-alive connection failed; retrying at once on a new one", req.describe());
+                    log_at!(
+                        Level::Debug,
+                        "{}: a kept-alive connection failed; retrying at once on a new one",
+                        req.describe()
+                    );
                     continue;
                 }
                 Err(Failure::Network(_)) => Some(policy.delay(attempt)),
@@ -174,11 +177,12 @@ impl Http {
         let status = response.status().as_u16();
         let (parts, body) = response.into_parts();
         let mut bytes = Vec::new();
-        body.into_with_config()
-            .limit(MAX_RESPONSE_BYTES)
-            .reader()
-            .read_to_end(&mut bytes)
-            .map_err(|e| Failure::Network(Error::new(ErrorKind::Network, format!("{}: reading the answer failed: {e}", req.describe()))))?;
+        body.into_with_config().limit(MAX_RESPONSE_BYTES).reader().read_to_end(&mut bytes).map_err(|e| {
+            Failure::Network(Error::new(
+                ErrorKind::Network,
+                format!("{}: reading the answer failed: {e}", req.describe()),
+            ))
+        })?;
         if (200..300).contains(&status) {
             Ok(Answer { status, headers: parts.headers, body: bytes })
         } else {
@@ -203,7 +207,12 @@ impl Failure {
 }
 
 /// How long to wait before retrying after `status`, or `None` when it must not be retried.
-fn retry_delay(status: u16, headers: &HeaderMap, policy: &crate::config::RetryPolicy, attempt: u32) -> Option<Duration> {
+fn retry_delay(
+    status: u16,
+    headers: &HeaderMap,
+    policy: &crate::config::RetryPolicy,
+    attempt: u32,
+) -> Option<Duration> {
     match headers.get("x-should-retry").and_then(|v| v.to_str().ok()) {
         Some("false") => return None,
         Some("true") => return Some(policy.delay(attempt)),
@@ -211,7 +220,10 @@ fn retry_delay(status: u16, headers: &HeaderMap, policy: &crate::config::RetryPo
     }
     match status {
         429 => {
-            let reset = headers.get("x-ratelimit-reset").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u64>().ok());
+            let reset = headers
+                .get("x-ratelimit-reset")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok());
             let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
             Some(match reset {
                 Some(reset_ms) if reset_ms > now => Duration::from_millis(reset_ms - now).min(policy.max_delay),
@@ -243,7 +255,9 @@ pub(crate) fn status_error(what: &str, status: u16, body: &[u8]) -> Error {
         404 => ErrorKind::NotFound,
         413 => ErrorKind::TooLarge,
         408 => ErrorKind::Timeout,
-        400 | 409 | 410 | 422 if code.as_deref() == Some("session_closed") || lower.contains("closed") || lower.contains("expired") => {
+        400 | 409 | 410 | 422
+            if code.as_deref() == Some("session_closed") || lower.contains("closed") || lower.contains("expired") =>
+        {
             ErrorKind::SessionClosed
         }
         _ => ErrorKind::Http,

@@ -16,7 +16,8 @@ pub enum Level {
     Debug = 4,
 }
 
-type Logger = Arc<dyn Fn(Level, &str) + Send + Sync>;
+/// A log sink: called with each message's level and text (never a token).
+pub type Logger = Arc<dyn Fn(Level, &str) + Send + Sync>;
 
 static LOGGER: RwLock<Option<(Logger, Level)>> = RwLock::new(None);
 

@@ -61,11 +61,7 @@ pub enum StreamItem {
     /// A data record: one UIMessageChunk.
     Chunk(ChunkRecord),
     /// A control record (header form) or a legacy in-band control chunk.
-    Control {
-        seq_num: u64,
-        timestamp: i64,
-        control: Control,
-    },
+    Control { seq_num: u64, timestamp: i64, control: Control },
     /// `event: ping` (keep-alive). `timestamp` is `None` when the data held no integer timestamp.
     Ping { timestamp: Option<i64> },
     /// `data: [DONE]`: the long-poll window ended normally.
@@ -74,10 +70,7 @@ pub enum StreamItem {
     ServerError { message: String },
     /// A record (or a whole batch) that could not be decoded. The cursor still advanced past it if
     /// its seq_num was known. The message never quotes the input.
-    DecodeError {
-        seq_num: Option<u64>,
-        message: String,
-    },
+    DecodeError { seq_num: Option<u64>, message: String },
 }
 
 /// A data record: one UIMessageChunk, kept as the JSON text it arrived as.
@@ -186,12 +179,7 @@ impl ChunkRecord {
     }
 
     /// A record for the chunk object `chunk` (serialized compactly); `None` when it is not an object.
-    pub fn from_value(
-        seq_num: u64,
-        timestamp: i64,
-        part_id: Option<&str>,
-        chunk: &Value,
-    ) -> Option<ChunkRecord> {
+    pub fn from_value(seq_num: u64, timestamp: i64, part_id: Option<&str>, chunk: &Value) -> Option<ChunkRecord> {
         if !chunk.is_object() {
             return None;
         }
@@ -200,21 +188,10 @@ impl ChunkRecord {
 
     /// Copies `json` and the fields; a field that is a slice of `json` (a string without escapes, as
     /// the fast readers return them) is not copied again, just pointed at.
-    fn build(
-        seq_num: u64,
-        timestamp: i64,
-        json: &str,
-        part_id: Option<&str>,
-        fields: &Fields<'_>,
-    ) -> ChunkRecord {
+    fn build(seq_num: u64, timestamp: i64, json: &str, part_id: Option<&str>, fields: &Fields<'_>) -> ChunkRecord {
         let segments = [part_id, fields.chunk_type, fields.delta_id, fields.delta];
         let within = |s: &str| s.is_empty() || offset_in(json, s).is_some();
-        let extra: usize = segments
-            .iter()
-            .flatten()
-            .filter(|s| !within(s))
-            .map(|s| s.len())
-            .sum();
+        let extra: usize = segments.iter().flatten().filter(|s| !within(s)).map(|s| s.len()).sum();
         let mut buf = String::with_capacity(json.len() + extra);
         buf.push_str(json);
         let mut spans = [(0, 0); SEGMENTS];
@@ -232,15 +209,7 @@ impl ChunkRecord {
                 }
             };
         }
-        ChunkRecord {
-            seq_num,
-            timestamp,
-            buf,
-            json_len: json.len(),
-            spans,
-            present,
-            kind: fields.kind,
-        }
+        ChunkRecord { seq_num, timestamp, buf, json_len: json.len(), spans, present, kind: fields.kind }
     }
 
     #[inline]
@@ -301,11 +270,7 @@ impl ChunkRecord {
     /// kind, id and delta (see [`TextDelta`]): those three.
     #[inline]
     pub fn text_delta(&self) -> Option<TextDelta<'_>> {
-        Some(TextDelta {
-            kind: self.kind?,
-            id: self.seg(Seg::DeltaId)?,
-            delta: self.seg(Seg::Delta).unwrap_or(""),
-        })
+        Some(TextDelta { kind: self.kind?, id: self.seg(Seg::DeltaId)?, delta: self.seg(Seg::Delta).unwrap_or("") })
     }
 }
 
@@ -514,10 +479,7 @@ enum DataBody {
     /// A chunk for the message (seq_num and timestamp not yet set).
     Chunk(ChunkRecord),
     /// A legacy in-band control chunk (`trigger:*`); `None` for one this client does not know.
-    Legacy {
-        part_id: Option<String>,
-        control: Option<Control>,
-    },
+    Legacy { part_id: Option<String>, control: Option<Control> },
 }
 
 impl DataBody {
@@ -574,10 +536,7 @@ fn data_body(body: &str) -> Result<DataBody, BodyError> {
             // assistant message as a chunk.
             _ => None,
         };
-        return Ok(DataBody::Legacy {
-            part_id: part_id.map(str::to_owned),
-            control,
-        });
+        return Ok(DataBody::Legacy { part_id: part_id.map(str::to_owned), control });
     }
     Ok(DataBody::Chunk(ChunkRecord::build(0, 0, json, part_id, &fields)))
 }
@@ -657,12 +616,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for MaybeStr<'a> {
 /// checks it the way `Value` does. Either way the fields come out with `Value` semantics (for a
 /// duplicated key the last one wins).
 pub(crate) enum Scan<'a> {
-    Delta {
-        kind: DeltaKind,
-        chunk_type: Cow<'a, str>,
-        id: Cow<'a, str>,
-        delta: Option<Cow<'a, str>>,
-    },
+    Delta { kind: DeltaKind, chunk_type: Cow<'a, str>, id: Cow<'a, str>, delta: Option<Cow<'a, str>> },
     Map(Map<String, Value>),
 }
 
@@ -691,17 +645,9 @@ impl<'a> Scan<'a> {
 
     pub(crate) fn fields(&self) -> Fields<'_> {
         match self {
-            Scan::Delta {
-                kind,
-                chunk_type,
-                id,
-                delta,
-            } => Fields {
-                chunk_type: Some(chunk_type),
-                kind: Some(*kind),
-                delta_id: Some(id),
-                delta: delta.as_deref(),
-            },
+            Scan::Delta { kind, chunk_type, id, delta } => {
+                Fields { chunk_type: Some(chunk_type), kind: Some(*kind), delta_id: Some(id), delta: delta.as_deref() }
+            }
             Scan::Map(map) => {
                 let chunk_type = map.get("type").and_then(Value::as_str);
                 let kind = chunk_type.and_then(DeltaKind::from_chunk_type);
@@ -756,12 +702,7 @@ impl<'a> Head<'a> {
             Some(MaybeStr::Str(delta)) => Some(delta),
             Some(MaybeStr::Other) => return None,
         };
-        Some(Scan::Delta {
-            kind,
-            chunk_type,
-            id,
-            delta,
-        })
+        Some(Scan::Delta { kind, chunk_type, id, delta })
     }
 }
 
@@ -801,12 +742,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for Head<'a> {
                 f.write_str("a JSON object")
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Head<'de>, A::Error> {
-                let mut head = Head {
-                    chunk_type: None,
-                    id: None,
-                    delta: None,
-                    other: false,
-                };
+                let mut head = Head { chunk_type: None, id: None, delta: None, other: false };
                 while let Some(key) = map.next_key::<Key>()? {
                     let slot = match key {
                         Key::Type => &mut head.chunk_type,
@@ -838,10 +774,7 @@ impl Decoder {
     /// A decoder resuming after `last_event_id`: records with `seq_num <= last_event_id` are
     /// duplicates. The part-id window starts empty, as it would on a new connection.
     pub fn with_cursor(last_event_id: Option<u64>) -> Self {
-        Decoder {
-            cursor: last_event_id,
-            ..Self::default()
-        }
+        Decoder { cursor: last_event_id, ..Self::default() }
     }
 
     /// The `Last-Event-ID` to send on reconnect: the seq_num of the last record seen, of any kind.
@@ -871,13 +804,9 @@ impl Decoder {
             "batch" => self.decode_batch(data, out),
             "ping" => {
                 self.stats.pings += 1;
-                out.push(StreamItem::Ping {
-                    timestamp: ping_timestamp(data),
-                });
+                out.push(StreamItem::Ping { timestamp: ping_timestamp(data) });
             }
-            "error" => out.push(StreamItem::ServerError {
-                message: data.to_owned(),
-            }),
+            "error" => out.push(StreamItem::ServerError { message: data.to_owned() }),
             "message" if data == "[DONE]" => out.push(StreamItem::Done),
             _ => self.stats.unknown_events += 1,
         }
@@ -944,13 +873,7 @@ impl Decoder {
     fn decode_batch_lenient(&mut self, data: &str, out: &mut Vec<StreamItem>) {
         let value: Value = match serde_json::from_str(data) {
             Ok(value) => value,
-            Err(err) => {
-                return self.error(
-                    None,
-                    format!("batch is not valid JSON: {}", describe(&err)),
-                    out,
-                )
-            }
+            Err(err) => return self.error(None, format!("batch is not valid JSON: {}", describe(&err)), out),
         };
         let Some(records) = value.get("records").and_then(Value::as_array) else {
             return self.error(None, "batch has no `records` array".to_owned(), out);
@@ -967,11 +890,7 @@ impl Decoder {
                             continue;
                         }
                     }
-                    self.error(
-                        seq_num,
-                        format!("malformed record: {}", describe(&err)),
-                        out,
-                    );
+                    self.error(seq_num, format!("malformed record: {}", describe(&err)), out);
                 }
             }
         }
@@ -1020,14 +939,9 @@ impl Decoder {
     fn data_record(&mut self, seq_num: u64, timestamp: i64, body: Body, out: &mut Vec<StreamItem>) {
         let data = match body {
             Body::Data(data) => data,
-            Body::Empty => {
-                return self.error(Some(seq_num), "data record has no body".to_owned(), out)
-            }
+            Body::Empty => return self.error(Some(seq_num), "data record has no body".to_owned(), out),
             Body::Invalid(BodyError::NotEnvelope(err)) => {
-                let message = format!(
-                    "data record body is not a JSON envelope: {}",
-                    describe(&err)
-                );
+                let message = format!("data record body is not a JSON envelope: {}", describe(&err));
                 return self.error(Some(seq_num), message, out);
             }
             Body::Invalid(BodyError::NoDataObject) => {
@@ -1049,10 +963,7 @@ impl Decoder {
                 self.stats.chunks += 1;
                 out.push(StreamItem::Chunk(record));
             }
-            DataBody::Legacy {
-                control: Some(control),
-                ..
-            } => self.control(seq_num, timestamp, control, out),
+            DataBody::Legacy { control: Some(control), .. } => self.control(seq_num, timestamp, control, out),
             DataBody::Legacy { control: None, .. } => self.stats.dropped_chunks += 1,
         }
     }
@@ -1072,19 +983,9 @@ impl Decoder {
         true
     }
 
-    fn control(
-        &mut self,
-        seq_num: u64,
-        timestamp: i64,
-        control: Control,
-        out: &mut Vec<StreamItem>,
-    ) {
+    fn control(&mut self, seq_num: u64, timestamp: i64, control: Control, out: &mut Vec<StreamItem>) {
         self.stats.controls += 1;
-        out.push(StreamItem::Control {
-            seq_num,
-            timestamp,
-            control,
-        });
+        out.push(StreamItem::Control { seq_num, timestamp, control });
     }
 
     fn error(&mut self, seq_num: Option<u64>, message: String, out: &mut Vec<StreamItem>) {
@@ -1095,10 +996,7 @@ impl Decoder {
 
 /// The value of the first header named exactly `name`.
 fn header<'h>(headers: &'h [(Cow<'_, str>, Cow<'_, str>)], name: &str) -> Option<&'h str> {
-    headers
-        .iter()
-        .find(|(n, _)| n == name)
-        .map(|(_, value)| value.as_ref())
+    headers.iter().find(|(n, _)| n == name).map(|(_, value)| value.as_ref())
 }
 
 fn control_from_headers(subtype: &str, headers: &[(Cow<'_, str>, Cow<'_, str>)]) -> Control {
@@ -1109,8 +1007,7 @@ fn control_from_headers(subtype: &str, headers: &[(Cow<'_, str>, Cow<'_, str>)])
                 .filter(|token| !token.is_empty())
                 .map(Secret::new),
             session_in_event_id: header(headers, SESSION_IN_EVENT_ID_HEADER).and_then(parse_u64),
-            session_in_consumed_id: header(headers, SESSION_IN_CONSUMED_ID_HEADER)
-                .and_then(parse_u64),
+            session_in_consumed_id: header(headers, SESSION_IN_CONSUMED_ID_HEADER).and_then(parse_u64),
             session_closed: header(headers, SESSION_CLOSED_HEADER) == Some("true"),
             session_closed_reason: reason(),
             legacy: false,
@@ -1118,9 +1015,7 @@ fn control_from_headers(subtype: &str, headers: &[(Cow<'_, str>, Cow<'_, str>)])
         "upgrade-required" => Control::UpgradeRequired { legacy: false },
         "session-closed" => Control::SessionClosed { reason: reason() },
         "pending-version" => Control::PendingVersion,
-        other => Control::Unknown {
-            subtype: other.to_owned(),
-        },
+        other => Control::Unknown { subtype: other.to_owned() },
     }
 }
 
@@ -1149,11 +1044,7 @@ fn ping_timestamp(data: &str) -> Option<i64> {
         #[serde(default)]
         timestamp: Option<Value>,
     }
-    serde_json::from_str::<ObjectOnly<Ping>>(data)
-        .ok()?
-        .0
-        .timestamp?
-        .as_i64()
+    serde_json::from_str::<ObjectOnly<Ping>>(data).ok()?.0.timestamp?.as_i64()
 }
 
 /// A serde_json error as text that is safe to log.
@@ -1598,8 +1489,7 @@ mod lex {
                         if !(0xDC00..=0xDFFF).contains(&low) {
                             return None;
                         }
-                        let code = 0x10000 + ((u32::from(unit) - 0xD800) << 10)
-                            + (u32::from(low) - 0xDC00);
+                        let code = 0x10000 + ((u32::from(unit) - 0xD800) << 10) + (u32::from(low) - 0xDC00);
                         emit(char::from_u32(code)?);
                         Some(i + 12)
                     }
@@ -1658,12 +1548,7 @@ struct Shell {
 
 /// Reads a whole batch into `shells`, the bodies unescaped into `bodies[..len]`; `None` when anything
 /// is outside what the fast reader handles (the caller then uses serde_json).
-fn fast_batch(
-    data: &str,
-    shells: &mut Vec<Shell>,
-    bodies: &mut Vec<u8>,
-    len: &mut usize,
-) -> Option<()> {
+fn fast_batch(data: &str, shells: &mut Vec<Shell>, bodies: &mut Vec<u8>, len: &mut usize) -> Option<()> {
     let mut c = lex::Cursor::new(data);
     if !c.eat(b'{') || c.eat(b'}') {
         return None;
@@ -1697,11 +1582,7 @@ fn fast_batch(
     (records && c.at_end()).then_some(())
 }
 
-fn fast_record(
-    c: &mut lex::Cursor<'_>,
-    bodies: &mut Vec<u8>,
-    len: &mut usize,
-) -> Option<Shell> {
+fn fast_record(c: &mut lex::Cursor<'_>, bodies: &mut Vec<u8>, len: &mut usize) -> Option<Shell> {
     if !c.eat(b'{') || c.eat(b'}') {
         return None;
     }
@@ -1749,10 +1630,7 @@ fn fast_record(
 }
 
 /// Reads a headers array (`[["name","value"],...]`), handing each pair to `each`.
-fn fast_headers<'a>(
-    c: &mut lex::Cursor<'a>,
-    mut each: impl FnMut(Cow<'a, str>, Cow<'a, str>),
-) -> Option<()> {
+fn fast_headers<'a>(c: &mut lex::Cursor<'a>, mut each: impl FnMut(Cow<'a, str>, Cow<'a, str>)) -> Option<()> {
     if !c.eat(b'[') {
         return None;
     }
@@ -1801,13 +1679,7 @@ fn fast_data_body(body: &str) -> Option<DataBody> {
     if !c.at_end() {
         return None;
     }
-    let FastChunk {
-        span: (start, end),
-        chunk_type,
-        id,
-        delta,
-        provider_metadata,
-    } = chunk?;
+    let FastChunk { span: (start, end), chunk_type, id, delta, provider_metadata } = chunk?;
     if chunk_type.as_deref().is_some_and(|t| t.starts_with("trigger:")) {
         return None;
     }
@@ -1819,13 +1691,7 @@ fn fast_data_body(body: &str) -> Option<DataBody> {
         delta: delta.as_deref().filter(|_| kind.is_some()),
     };
     let json = body.get(start..end)?;
-    Some(DataBody::Chunk(ChunkRecord::build(
-        0,
-        0,
-        json,
-        part_id.as_deref(),
-        &fields,
-    )))
+    Some(DataBody::Chunk(ChunkRecord::build(0, 0, json, part_id.as_deref(), &fields)))
 }
 
 /// A chunk object whose values are all strings, as [`fast_data_body`] reads it.
@@ -1844,13 +1710,8 @@ fn fast_chunk<'a>(c: &mut lex::Cursor<'a>) -> Option<FastChunk<'a>> {
     }
     let start = c.pos();
     c.eat(b'{');
-    let mut chunk = FastChunk {
-        span: (start, start),
-        chunk_type: None,
-        id: None,
-        delta: None,
-        provider_metadata: false,
-    };
+    let mut chunk =
+        FastChunk { span: (start, start), chunk_type: None, id: None, delta: None, provider_metadata: false };
     if !c.eat(b'}') {
         loop {
             let key = c.key()?;
@@ -1904,10 +1765,9 @@ pub fn check_body_readers(body: &str) {
     };
     let general = data_body(body);
     match (&fast, &general) {
-        (DataBody::Chunk(a), Ok(DataBody::Chunk(b))) => assert!(
-            a.same(b),
-            "fast and general readers disagree on {body:?}: {a:?} vs {b:?}"
-        ),
+        (DataBody::Chunk(a), Ok(DataBody::Chunk(b))) => {
+            assert!(a.same(b), "fast and general readers disagree on {body:?}: {a:?} vs {b:?}")
+        }
         _ => panic!("the fast reader accepted {body:?}, the general one did not agree"),
     }
 }
@@ -1959,26 +1819,12 @@ mod tests {
     fn fast_and_lenient_paths_agree_on_good_records() {
         let good = r#"{"seq_num":1,"timestamp":5,"headers":[["trigger-control","pending-version"]]},
                       {"seq_num":2,"timestamp":6,"body":"{\"data\":{\"type\":\"text-delta\",\"id\":\"t\",\"delta\":\"x\"},\"id\":\"a\"}"}"#;
-        let fast = decode(
-            &mut Decoder::new(),
-            "batch",
-            &format!(r#"{{"records":[{good}]}}"#),
-        );
+        let fast = decode(&mut Decoder::new(), "batch", &format!(r#"{{"records":[{good}]}}"#));
         // A malformed third record forces the lenient path for the whole batch.
-        let slow = decode(
-            &mut Decoder::new(),
-            "batch",
-            &format!(r#"{{"records":[{good},{{"seq_num":3,"body":7}}]}}"#),
-        );
+        let slow = decode(&mut Decoder::new(), "batch", &format!(r#"{{"records":[{good},{{"seq_num":3,"body":7}}]}}"#));
         assert_eq!(fast.len(), 2);
         assert_eq!(&slow[..2], &fast[..]);
-        assert!(matches!(
-            slow[2],
-            StreamItem::DecodeError {
-                seq_num: Some(3),
-                ..
-            }
-        ));
+        assert!(matches!(slow[2], StreamItem::DecodeError { seq_num: Some(3), .. }));
     }
 
     #[test]
@@ -2131,8 +1977,7 @@ mod tests {
         match rng.below(20) {
             0 => members.push(r#""headers":[["","trim"]]"#.to_owned()),
             1 => members.push(
-                r#""headers":[["trigger-control","turn-complete"],["public-access-token","t\u006bn"]]"#
-                    .to_owned(),
+                r#""headers":[["trigger-control","turn-complete"],["public-access-token","t\u006bn"]]"#.to_owned(),
             ),
             2 => members.push("\"headers\":null".to_owned()),
             3 => members.push("\"headers\":[]".to_owned()),
@@ -2163,10 +2008,7 @@ mod tests {
 
     fn batch_json(rng: &mut Rng, seq: &mut u64) -> String {
         let records: Vec<String> = (0..rng.below(6)).map(|_| record_json(rng, seq)).collect();
-        let mut text = format!(
-            r#"{{"records":[{}],"tail":{{"seq_num":{seq},"timestamp":1}}}}"#,
-            records.join(",")
-        );
+        let mut text = format!(r#"{{"records":[{}],"tail":{{"seq_num":{seq},"timestamp":1}}}}"#, records.join(","));
         // Now and then a random edit, so malformed JSON of every kind comes by.
         if rng.below(6) == 0 && !text.is_empty() {
             let at = rng.below(text.len());
@@ -2255,10 +2097,7 @@ mod tests {
             assert_eq!(got, want, "{text}");
             let mut buf = vec![0xff; 3];
             let mut len = 1;
-            assert_eq!(
-                lex::Cursor::new(text).string_into(&mut buf, &mut len),
-                Some(())
-            );
+            assert_eq!(lex::Cursor::new(text).string_into(&mut buf, &mut len), Some(()));
             assert_eq!(&buf[1..len], want.as_bytes(), "{text}");
         }
         for bad in [
@@ -2273,10 +2112,7 @@ mod tests {
         ] {
             assert!(lex::Cursor::new(bad).string().is_none(), "{bad}");
             let mut buf = Vec::new();
-            assert!(
-                lex::Cursor::new(bad).string_into(&mut buf, &mut 0).is_none(),
-                "{bad}"
-            );
+            assert!(lex::Cursor::new(bad).string_into(&mut buf, &mut 0).is_none(), "{bad}");
         }
     }
 
@@ -2299,31 +2135,10 @@ mod tests {
             let mut c = lex::Cursor::new(t);
             c.skip_value(0).is_some() && c.at_end()
         };
-        for good in [
-            "0",
-            "-0.5e+3",
-            "1E9",
-            "[]",
-            "{}",
-            r#"[1,{"a":[null,true,false]}]"#,
-            r#""s""#,
-        ] {
+        for good in ["0", "-0.5e+3", "1E9", "[]", "{}", r#"[1,{"a":[null,true,false]}]"#, r#""s""#] {
             assert!(skip(good), "{good}");
         }
-        for bad in [
-            "01",
-            "1.",
-            ".5",
-            "1e",
-            "-",
-            "[1,]",
-            r#"{"a"}"#,
-            r#"{"a":1,}"#,
-            "tru",
-            "nul",
-            "[",
-            r#""\ud800""#,
-        ] {
+        for bad in ["01", "1.", ".5", "1e", "-", "[1,]", r#"{"a"}"#, r#"{"a":1,}"#, "tru", "nul", "[", r#""\ud800""#] {
             assert!(!skip(bad), "{bad}");
         }
     }
@@ -2337,19 +2152,10 @@ mod tests {
             let mut d = Decoder::new();
             d.set_fast_reader(fast);
             let out = decode(&mut d, "batch", &data);
-            let [StreamItem::Chunk(c)] = &out[..] else {
-                panic!("{out:?}")
-            };
+            let [StreamItem::Chunk(c)] = &out[..] else { panic!("{out:?}") };
             assert_eq!(c.json(), chunk);
             assert_eq!(c.delta(), Some("caf\u{e9} \"x\"\n"));
-            assert_eq!(
-                c.text_delta(),
-                Some(TextDelta {
-                    kind: DeltaKind::Text,
-                    id: "t1",
-                    delta: "caf\u{e9} \"x\"\n"
-                })
-            );
+            assert_eq!(c.text_delta(), Some(TextDelta { kind: DeltaKind::Text, id: "t1", delta: "caf\u{e9} \"x\"\n" }));
             assert_eq!(c.chunk_value()["zz"]["n"], json!(1.5));
             assert_eq!(c.clone().into_json(), chunk);
         }
@@ -2373,9 +2179,7 @@ mod tests {
         ];
         for &(chunk, delta, fast) in cases {
             let body = format!(r#"{{"data":{chunk},"id":"p"}}"#);
-            let Body::Data(DataBody::Chunk(record)) = body_from_text(&body) else {
-                panic!("{chunk}")
-            };
+            let Body::Data(DataBody::Chunk(record)) = body_from_text(&body) else { panic!("{chunk}") };
             assert_eq!(record.delta(), delta, "{chunk}");
             assert_eq!(record.text_delta().is_some(), fast, "{chunk}");
             let value = record.chunk_value();
@@ -2401,16 +2205,7 @@ mod tests {
                 d.set_fast_reader(fast);
                 let data = json!({"records":[{"seq_num":3,"body":body}]}).to_string();
                 let out = decode(&mut d, "batch", &data);
-                assert!(
-                    matches!(
-                        &out[..],
-                        [StreamItem::DecodeError {
-                            seq_num: Some(3),
-                            ..
-                        }]
-                    ),
-                    "{chunk}: {out:?}"
-                );
+                assert!(matches!(&out[..], [StreamItem::DecodeError { seq_num: Some(3), .. }]), "{chunk}: {out:?}");
                 // Nothing was remembered: the same part id still goes through.
                 let ok = r#"{"data":{"type":"start"},"id":"p"}"#;
                 let data = json!({"records":[{"seq_num":4,"body":ok}]}).to_string();

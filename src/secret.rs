@@ -33,7 +33,13 @@ impl Secret {
     pub(crate) fn run_scope(&self) -> Option<String> {
         let payload = self.0.split('.').nth(1)?;
         let claims: serde_json::Value = serde_json::from_slice(&base64url_decode(payload)?).ok()?;
-        claims.get("scopes")?.as_array()?.iter().filter_map(|s| s.as_str()?.strip_prefix("read:runs:")).find(|id| !id.is_empty()).map(str::to_owned)
+        claims
+            .get("scopes")?
+            .as_array()?
+            .iter()
+            .filter_map(|s| s.as_str()?.strip_prefix("read:runs:"))
+            .find(|id| !id.is_empty())
+            .map(str::to_owned)
     }
 }
 

@@ -101,21 +101,13 @@ pub struct SseEvent {
 impl SseEvent {
     /// Builds an event from its parts; mostly useful to write expected values in tests.
     pub fn new(event: impl Into<String>, data: impl Into<String>, id: impl Into<String>) -> Self {
-        SseEvent {
-            event: event.into(),
-            data: data.into(),
-            id: id.into(),
-        }
+        SseEvent { event: event.into(), data: data.into(), id: id.into() }
     }
 
     /// Borrows this event in the form the parser hands to callbacks, so code written against
     /// [`SseEventRef`] can also consume stored events.
     pub fn as_event_ref(&self) -> SseEventRef<'_> {
-        SseEventRef {
-            event: &self.event,
-            data: &self.data,
-            id: &self.id,
-        }
+        SseEventRef { event: &self.event, data: &self.data, id: &self.id }
     }
 }
 
@@ -123,11 +115,7 @@ impl SseEventRef<'_> {
     /// Copies the event out of the parser's buffers.
     #[allow(clippy::wrong_self_convention)] // `&self` is part of the published API.
     pub fn to_owned(&self) -> SseEvent {
-        SseEvent {
-            event: self.event.to_owned(),
-            data: self.data.to_owned(),
-            id: self.id.to_owned(),
-        }
+        SseEvent { event: self.event.to_owned(), data: self.data.to_owned(), id: self.id.to_owned() }
     }
 }
 
@@ -237,11 +225,7 @@ impl SseParser {
     /// On [`SseError::EventTooLarge`] the events completed before the offending line have been
     /// delivered, and the parser stays poisoned (every call returns the error) until
     /// [`reset`](Self::reset).
-    pub fn feed(
-        &mut self,
-        bytes: &[u8],
-        mut on_event: impl FnMut(SseEventRef<'_>),
-    ) -> Result<(), SseError> {
+    pub fn feed(&mut self, bytes: &[u8], mut on_event: impl FnMut(SseEventRef<'_>)) -> Result<(), SseError> {
         if self.poisoned {
             return Err(self.too_large());
         }
@@ -369,9 +353,7 @@ impl SseParser {
     }
 
     fn too_large(&self) -> SseError {
-        SseError::EventTooLarge {
-            limit: self.max_event_bytes,
-        }
+        SseError::EventTooLarge { limit: self.max_event_bytes }
     }
 
     /// Enforces the event size bound for a line (complete or partial) of `line_bytes` bytes. On
@@ -432,10 +414,9 @@ impl Fields {
                 self.id_pending = true;
             }
             b"retry" if !value.is_empty() && value.iter().all(u8::is_ascii_digit) => {
-                let ms = value.iter().fold(0u64, |acc, &digit| {
-                    acc.saturating_mul(10)
-                        .saturating_add(u64::from(digit - b'0'))
-                });
+                let ms = value
+                    .iter()
+                    .fold(0u64, |acc, &digit| acc.saturating_mul(10).saturating_add(u64::from(digit - b'0')));
                 self.retry_ms = Some(ms);
             }
             // Unknown fields, an `id` containing NUL and a `retry` that is not all digits.
@@ -455,16 +436,8 @@ impl Fields {
         }
         // Non-empty data always ends with the '\n' appended after each data line.
         self.data.pop();
-        let event = if self.event_type.is_empty() {
-            "message"
-        } else {
-            &self.event_type
-        };
-        on_event(SseEventRef {
-            event,
-            data: &self.data,
-            id: &self.last_event_id,
-        });
+        let event = if self.event_type.is_empty() { "message" } else { &self.event_type };
+        on_event(SseEventRef { event, data: &self.data, id: &self.last_event_id });
         clear_string(&mut self.data);
         clear_string(&mut self.event_type);
     }
@@ -482,19 +455,13 @@ fn find_line_end(haystack: &[u8]) -> Option<usize> {
     let mut chunks = haystack.chunks_exact(CHUNK);
     let mut offset = 0;
     for chunk in &mut chunks {
-        let hit = chunk
-            .iter()
-            .fold(false, |acc, &b| acc | (b == b'\n') | (b == b'\r'));
+        let hit = chunk.iter().fold(false, |acc, &b| acc | (b == b'\n') | (b == b'\r'));
         if hit {
             return chunk.iter().position(is_end).map(|i| offset + i);
         }
         offset += CHUNK;
     }
-    chunks
-        .remainder()
-        .iter()
-        .position(is_end)
-        .map(|i| offset + i)
+    chunks.remainder().iter().position(is_end).map(|i| offset + i)
 }
 
 /// Appends `bytes` decoded as UTF-8 with `String::from_utf8_lossy` semantics, without the
@@ -538,9 +505,7 @@ mod tests {
 
     fn collect(parser: &mut SseParser, bytes: &[u8]) -> Vec<SseEvent> {
         let mut out = Vec::new();
-        parser
-            .feed(bytes, |e| out.push(e.to_owned()))
-            .expect("feed");
+        parser.feed(bytes, |e| out.push(e.to_owned())).expect("feed");
         out
     }
 
@@ -561,15 +526,8 @@ mod tests {
 
     #[test]
     fn push_lossy_matches_from_utf8_lossy() {
-        let cases: &[&[u8]] = &[
-            b"plain",
-            b"",
-            b"\xff",
-            b"a\xe2\x82b",
-            b"\xf0\x9f\x98",
-            b"\xc3\xa9\xff\xfe\xe2\x82\xac",
-            b"\xed\xa0\x80",
-        ];
+        let cases: &[&[u8]] =
+            &[b"plain", b"", b"\xff", b"a\xe2\x82b", b"\xf0\x9f\x98", b"\xc3\xa9\xff\xfe\xe2\x82\xac", b"\xed\xa0\x80"];
         for case in cases {
             let mut s = String::new();
             push_lossy(&mut s, case);
@@ -622,9 +580,6 @@ mod tests {
         assert_eq!(p.feed(b"data: a\n\n", |_| {}), Err(err));
         p.reset();
         assert!(!p.is_poisoned());
-        assert_eq!(
-            collect(&mut p, b"data: a\n\n"),
-            vec![SseEvent::new("message", "a", "")]
-        );
+        assert_eq!(collect(&mut p, b"data: a\n\n"), vec![SseEvent::new("message", "a", "")]);
     }
 }

@@ -78,7 +78,15 @@ pub(crate) fn reader_main(shared: Arc<Shared>, ctl: Receiver<Ctl>) {
             log_at!(Level::Debug, "chat {}: subscribing to .out (peek settled: {peek})", shared.chat_id);
             // A watching chat never peeks: it stays for the next turn, settled or not.
             let peek = peek && !shared.watch;
-            let mut sub = Subscription { shared: &shared, ctl: &ctl, peek_settled: peek, token_used: Secret::default(), reconnects_announced: 0, turn_completed_here: false, warm_until: None };
+            let mut sub = Subscription {
+                shared: &shared,
+                ctl: &ctl,
+                peek_settled: peek,
+                token_used: Secret::default(),
+                reconnects_announced: 0,
+                turn_completed_here: false,
+                warm_until: None,
+            };
             if sub.run() == Flow::Exit {
                 return;
             }
@@ -162,7 +170,15 @@ fn watch_idle(shared: &Shared, ctl: &Receiver<Ctl>) -> Option<Ctl> {
 
 /// One idle-watch connection; see [`watch_idle`].
 fn watch_once(shared: &Shared, ctl: &Receiver<Ctl>) -> Watch {
-    let mut sub = Subscription { shared, ctl, peek_settled: false, token_used: Secret::default(), reconnects_announced: 0, turn_completed_here: false, warm_until: None };
+    let mut sub = Subscription {
+        shared,
+        ctl,
+        peek_settled: false,
+        token_used: Secret::default(),
+        reconnects_announced: 0,
+        turn_completed_here: false,
+        warm_until: None,
+    };
     let response = match sub.connect() {
         Ok(r) => r,
         Err(Connect::Status { status: 401 | 403, .. }) if shared.refreshed_token(&sub.token_used).is_some() => {
@@ -171,7 +187,11 @@ fn watch_once(shared: &Shared, ctl: &Receiver<Ctl>) -> Watch {
         Err(Connect::Status { status, body }) => {
             let err = status_error("GET .out (idle watch)", status, &body);
             log_at!(Level::Debug, "chat {}: idle watch stopped: {}", shared.chat_id, err);
-            return if matches!(status, 400..=499) && status != 408 && status != 429 { Watch::Stop } else { Watch::Failed };
+            return if matches!(status, 400..=499) && status != 408 && status != 429 {
+                Watch::Stop
+            } else {
+                Watch::Failed
+            };
         }
         Err(Connect::Network(_)) => return Watch::Failed,
         Err(Connect::Cancelled) => return Watch::Interrupted,
@@ -343,7 +363,12 @@ impl Subscription<'_> {
                 Err(Connect::Network(e)) => End::Failed(e.message().to_owned(), None),
                 Err(Connect::Cancelled) => End::Cancelled,
             };
-            log_at!(Level::Debug, "chat {}: .out connection ended: {} (got records: {got_records})", self.shared.chat_id, end.describe());
+            log_at!(
+                Level::Debug,
+                "chat {}: .out connection ended: {} (got records: {got_records})",
+                self.shared.chat_id,
+                end.describe()
+            );
             if self.shared.reconnect_requested.swap(false, std::sync::atomic::Ordering::SeqCst)
                 && matches!(end, End::Failed(..) | End::LongPollOver)
                 && self.shared.conv().turn_in_flight
@@ -365,7 +390,10 @@ impl Subscription<'_> {
             // Between turns on a warm connection: a window's end opens the next one at once (the
             // pooled socket is reused); any failure just ends the warmth, quietly — nothing is
             // awaited, and the next send subscribes as usual.
-            if self.warm_until.is_some() && !self.shared.conv().turn_in_flight && !matches!(end, End::Cancelled | End::Closed) {
+            if self.warm_until.is_some()
+                && !self.shared.conv().turn_in_flight
+                && !matches!(end, End::Cancelled | End::Closed)
+            {
                 if matches!(end, End::LongPollOver) && !self.warm_over() {
                     // A resume's peek is for its first connection only (see the loop's end).
                     self.peek_settled = false;
@@ -378,7 +406,12 @@ impl Subscription<'_> {
                     }
                     continue;
                 }
-                log_at!(Level::Debug, "chat {}: warm connection ended between turns: {}", self.shared.chat_id, end.describe());
+                log_at!(
+                    Level::Debug,
+                    "chat {}: warm connection ended between turns: {}",
+                    self.shared.chat_id,
+                    end.describe()
+                );
                 self.warm_until = None;
                 return Flow::Idle;
             }
@@ -480,7 +513,14 @@ impl Subscription<'_> {
                     failures += 1;
                     self.reconnects_announced += 1;
                     let delay = backoff(failures);
-                    log_at!(Level::Info, "chat {}: .out dropped ({}); reconnect {} in {:?}", self.shared.chat_id, why, failures, delay);
+                    log_at!(
+                        Level::Info,
+                        "chat {}: .out dropped ({}); reconnect {} in {:?}",
+                        self.shared.chat_id,
+                        why,
+                        failures,
+                        delay
+                    );
                     self.shared.emit(Event::Reconnecting { attempt: failures, delay, cause: why, status });
                     if self.wait(delay) {
                         return Flow::Exit;
@@ -545,7 +585,13 @@ impl Subscription<'_> {
             Ok(resp) => {
                 let status = resp.status().as_u16();
                 let mut body = Vec::new();
-                let _ = resp.into_body().into_with_config().limit(64 * 1024).reader().take(64 * 1024).read_to_end(&mut body);
+                let _ = resp
+                    .into_body()
+                    .into_with_config()
+                    .limit(64 * 1024)
+                    .reader()
+                    .take(64 * 1024)
+                    .read_to_end(&mut body);
                 Err(Connect::Status { status, body })
             }
             Err(_) if self.shared.is_cancelled() => Err(Connect::Cancelled),
@@ -571,7 +617,11 @@ impl Subscription<'_> {
                 }
                 Ok(n) => n,
                 Err(e) => {
-                    return if self.shared.is_cancelled() { End::Cancelled } else { End::Failed(format!("read: {e}"), None) };
+                    return if self.shared.is_cancelled() {
+                        End::Cancelled
+                    } else {
+                        End::Failed(format!("read: {e}"), None)
+                    };
                 }
             };
             if self.shared.is_cancelled() {
@@ -617,7 +667,13 @@ impl Subscription<'_> {
     }
 
     /// Handles one decoded item; `Some` ends the connection.
-    fn handle(&mut self, item: StreamItem, got_records: &mut bool, last_record: &mut Instant, stall: Duration) -> Option<End> {
+    fn handle(
+        &mut self,
+        item: StreamItem,
+        got_records: &mut bool,
+        last_record: &mut Instant,
+        stall: Duration,
+    ) -> Option<End> {
         if self.warm_until.is_some() {
             if !self.shared.conv().turn_in_flight {
                 return self.between_turns(item);
@@ -662,7 +718,13 @@ impl Subscription<'_> {
             StreamItem::ServerError { message } => Some(End::Failed(format!("server error event: {message}"), None)),
             StreamItem::DecodeError { seq_num, message } => {
                 *got_records |= seq_num.is_some();
-                log_at!(Level::Warn, "chat {}: undecodable record {:?} skipped: {}", self.shared.chat_id, seq_num, message);
+                log_at!(
+                    Level::Warn,
+                    "chat {}: undecodable record {:?} skipped: {}",
+                    self.shared.chat_id,
+                    seq_num,
+                    message
+                );
                 None
             }
         }
@@ -708,7 +770,12 @@ impl Subscription<'_> {
                 let deadline = Instant::now() + self.append_bound();
                 while c.appends_pending > 0 && !self.shared.is_cancelled() {
                     let Some(left) = deadline.checked_duration_since(Instant::now()) else { break };
-                    c = self.shared.append_returned.wait_timeout(c, left.min(Duration::from_millis(100))).unwrap_or_else(|e| e.into_inner()).0;
+                    c = self
+                        .shared
+                        .append_returned
+                        .wait_timeout(c, left.min(Duration::from_millis(100)))
+                        .unwrap_or_else(|e| e.into_inner())
+                        .0;
                 }
             }
             if let Some(token) = tc.public_access_token {
@@ -773,7 +840,11 @@ impl Subscription<'_> {
             }
             self.shared.dispatch(Delivery::TurnEnd { seq_num: Some(seq_num), incomplete: false });
         } else {
-            log_at!(Level::Debug, "chat {}: skipped the turn-complete of a turn this chat did not start", self.shared.chat_id);
+            log_at!(
+                Level::Debug,
+                "chat {}: skipped the turn-complete of a turn this chat did not start",
+                self.shared.chat_id
+            );
             self.shared.dispatch(Delivery::TurnSkipped { seq_num });
         }
         if closed {

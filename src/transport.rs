@@ -83,8 +83,7 @@ impl Tls {
     /// The connector chain for one agent: CONNECT proxy (from the environment, as ureq's default
     /// chain), TCP, then this TLS.
     pub fn connector(&self) -> impl Connector {
-        ()
-            .chain(ureq::unversioned::transport::ConnectProxyConnector::default())
+        ().chain(ureq::unversioned::transport::ConnectProxyConnector::default())
             .chain(ureq::unversioned::transport::TcpConnector::default())
             .chain(self.clone())
     }
@@ -98,7 +97,9 @@ fn root_store(extra_pem: &[u8], replace_roots: bool) -> Result<RootCertStore> {
     }
     if extra_pem.is_empty() {
         if replace_roots {
-            return Err(Error::invalid("root certificates: replacing the built-in roots needs at least one certificate"));
+            return Err(Error::invalid(
+                "root certificates: replacing the built-in roots needs at least one certificate",
+            ));
         }
         return Ok(roots);
     }
@@ -106,7 +107,9 @@ fn root_store(extra_pem: &[u8], replace_roots: bool) -> Result<RootCertStore> {
     for item in ureq::tls::parse_pem(extra_pem) {
         match item {
             Ok(ureq::tls::PemItem::Certificate(c)) => {
-                roots.add(CertificateDer::from(c.der().to_vec())).map_err(|e| Error::invalid(format!("root certificates: {e}")))?;
+                roots
+                    .add(CertificateDer::from(c.der().to_vec()))
+                    .map_err(|e| Error::invalid(format!("root certificates: {e}")))?;
                 added += 1;
             }
             Ok(_) => {}
@@ -128,7 +131,11 @@ impl fmt::Debug for Tls {
 impl<In: Transport> Connector<In> for Tls {
     type Out = Either<In, TlsTransport>;
 
-    fn connect(&self, details: &ConnectionDetails, chained: Option<In>) -> std::result::Result<Option<Self::Out>, ureq::Error> {
+    fn connect(
+        &self,
+        details: &ConnectionDetails,
+        chained: Option<In>,
+    ) -> std::result::Result<Option<Self::Out>, ureq::Error> {
         let Some(transport) = chained else {
             return Ok(None);
         };

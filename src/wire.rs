@@ -46,11 +46,7 @@ pub struct UIMessage {
     pub role: String,
     #[serde(default)]
     pub parts: Vec<Value>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "some_value"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "some_value")]
     pub metadata: Option<Value>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -59,13 +55,7 @@ pub struct UIMessage {
 impl UIMessage {
     /// An empty message with the given id and role.
     pub fn new(id: impl Into<String>, role: impl Into<String>) -> Self {
-        UIMessage {
-            id: id.into(),
-            role: role.into(),
-            parts: Vec::new(),
-            metadata: None,
-            extra: Map::new(),
-        }
+        UIMessage { id: id.into(), role: role.into(), parts: Vec::new(), metadata: None, extra: Map::new() }
     }
 
     /// The user message a chat sends for plain text: `{id, role: "user", parts: [{type: "text", text}]}`.
@@ -206,17 +196,9 @@ pub struct ChatTaskWirePayload {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message_id: Option<String>,
     /// The client's data for the agent. An explicit `null` is kept (`Some(Value::Null)`).
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "some_value"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "some_value")]
     pub metadata: Option<Value>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "some_value"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "some_value")]
     pub action: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub continuation: Option<bool>,
@@ -313,10 +295,7 @@ impl ChatInputChunk {
     }
 
     pub fn stop(reason: Option<String>) -> Self {
-        ChatInputChunk::Stop {
-            message: reason,
-            extra: Map::new(),
-        }
+        ChatInputChunk::Stop { message: reason, extra: Map::new() }
     }
 }
 
@@ -337,11 +316,7 @@ pub struct CreateSessionRequest {
     pub trigger_config: TriggerConfig,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tags: Option<Vec<String>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "some_value"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "some_value")]
     pub metadata: Option<Value>,
     /// ISO 8601 date.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -352,10 +327,7 @@ pub struct CreateSessionRequest {
 
 impl CreateSessionRequest {
     /// A `chat.agent` session request with only the required fields.
-    pub fn chat_agent(
-        task_identifier: impl Into<String>,
-        base_payload: ChatTaskWirePayload,
-    ) -> Self {
+    pub fn chat_agent(task_identifier: impl Into<String>, base_payload: ChatTaskWirePayload) -> Self {
         CreateSessionRequest {
             kind: "chat.agent".into(),
             external_id: None,
@@ -530,11 +502,7 @@ pub struct AppendResponse {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ErrorBody {
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "lenient_string"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "lenient_string")]
     pub error: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code: Option<String>,
@@ -547,19 +515,13 @@ pub struct ErrorBody {
 impl ErrorBody {
     /// A body with just `{"error": message}`.
     pub fn new(message: impl Into<String>) -> Self {
-        ErrorBody {
-            error: Some(message.into()),
-            ..Default::default()
-        }
+        ErrorBody { error: Some(message.into()), ..Default::default() }
     }
 
     /// Whether the body says the session is closed, in either of the server's two ways.
     pub fn is_session_closed(&self) -> bool {
         self.code.as_deref() == Some("session_closed")
-            || self
-                .error
-                .as_deref()
-                .is_some_and(|e| e.contains("closed session") || e.starts_with("Session is closed"))
+            || self.error.as_deref().is_some_and(|e| e.contains("closed session") || e.starts_with("Session is closed"))
     }
 }
 
@@ -583,11 +545,7 @@ pub struct TriggerTaskRequest {
 #[serde(rename_all = "camelCase")]
 pub struct TriggerOptions {
     /// The server also accepts a single string; it is read as a one-element list.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "string_or_strings"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "string_or_strings")]
     pub tags: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub machine: Option<String>,
@@ -602,11 +560,7 @@ pub struct TriggerOptions {
     /// A duration string (`"10m"`) or seconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ttl: Option<Value>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "some_value"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "some_value")]
     pub metadata: Option<Value>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -692,18 +646,11 @@ impl RunStatus {
 
     /// The status for its wire string; `None` for a status this build does not know.
     pub fn parse(status: &str) -> Option<RunStatus> {
-        Self::ALL
-            .iter()
-            .find(|(_, s)| *s == status)
-            .map(|(r, _)| *r)
+        Self::ALL.iter().find(|(_, s)| *s == status).map(|(r, _)| *r)
     }
 
     pub fn as_str(self) -> &'static str {
-        Self::ALL
-            .iter()
-            .find(|(r, _)| *r == self)
-            .map(|(_, s)| *s)
-            .unwrap_or("")
+        Self::ALL.iter().find(|(r, _)| *r == self).map(|(_, s)| *s).unwrap_or("")
     }
 
     /// Whether a run in this status has ended for good.
@@ -759,9 +706,7 @@ fn string_or_strings<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<Strin
     match Value::deserialize(d)? {
         Value::Null => Ok(None),
         Value::String(s) => Ok(Some(vec![s])),
-        v @ Value::Array(_) => serde_json::from_value(v)
-            .map(Some)
-            .map_err(de::Error::custom),
+        v @ Value::Array(_) => serde_json::from_value(v).map(Some).map_err(de::Error::custom),
         _ => Err(de::Error::custom("expected a string or a list of strings")),
     }
 }

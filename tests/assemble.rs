@@ -18,33 +18,26 @@ use std::path::PathBuf;
 
 use serde_json::{json, Value};
 use tchat::assemble::{
-    approval_response, parse_partial_json, pending_approvals, repair_json, slim_for_wire,
-    ApprovalError, Assembler, PendingApproval,
+    approval_response, parse_partial_json, pending_approvals, repair_json, slim_for_wire, ApprovalError, Assembler,
+    PendingApproval,
 };
 use tchat::records::{ChunkRecord, DeltaKind};
 use tchat::wire::UIMessage;
 
 fn fixture_path(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/assemble")
-        .join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/assemble").join(name)
 }
 
 /// The fixture's chunks as the JSON lines they are stored as.
 fn chunk_lines(name: &str) -> Vec<String> {
     let text = fs::read_to_string(fixture_path(&format!("{name}.chunks.jsonl"))).unwrap();
-    text.lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(str::to_owned)
-        .collect()
+    text.lines().filter(|l| !l.trim().is_empty()).map(str::to_owned).collect()
 }
 
 fn chunks(name: &str) -> Vec<Value> {
     chunk_lines(name)
         .iter()
-        .map(|l| {
-            serde_json::from_str(l).unwrap_or_else(|e| panic!("{name}: bad chunk line {l}: {e}"))
-        })
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{name}: bad chunk line {l}: {e}")))
         .collect()
 }
 
@@ -87,26 +80,14 @@ fn check_from(name: &str, start: impl Fn() -> Assembler) -> Assembler {
         serde_json::to_string_pretty(&got).unwrap(),
         serde_json::to_string_pretty(&want).unwrap()
     );
-    assert_eq!(
-        serde_json::to_value(a.message()).unwrap(),
-        want,
-        "{name}: message() vs to_json()"
-    );
+    assert_eq!(serde_json::to_value(a.message()).unwrap(), want, "{name}: message() vs to_json()");
 
     let mut typed = start();
     for c in chunks(name) {
-        let t = c
-            .get("type")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_owned();
+        let t = c.get("type").and_then(Value::as_str).unwrap_or("").to_owned();
         typed.apply_typed(&t, &c);
     }
-    assert_eq!(
-        typed.message(),
-        a.message(),
-        "{name}: apply_typed differs from apply"
-    );
+    assert_eq!(typed.message(), a.message(), "{name}: apply_typed differs from apply");
 
     let mut raw = start();
     let mut records = start();
@@ -116,16 +97,8 @@ fn check_from(name: &str, start: impl Fn() -> Assembler) -> Assembler {
         assert_eq!(record.json(), line.as_str());
         records.apply_record(&record);
     }
-    assert_eq!(
-        raw.message(),
-        a.message(),
-        "{name}: apply_json differs from apply"
-    );
-    assert_eq!(
-        records.message(),
-        a.message(),
-        "{name}: apply_record differs from apply"
-    );
+    assert_eq!(raw.message(), a.message(), "{name}: apply_json differs from apply");
+    assert_eq!(records.message(), a.message(), "{name}: apply_record differs from apply");
     for (x, y) in [(&raw, &a), (&records, &a)] {
         assert_eq!(
             (x.finish_reason(), x.error_text(), x.is_empty()),
@@ -185,11 +158,7 @@ fn tool_approval_request() {
                 tool_call_id: "call_del".into(),
                 tool_name: "deleteFiles".into(),
             },
-            PendingApproval {
-                approval_id: "appr_2".into(),
-                tool_call_id: "call_sh".into(),
-                tool_name: "shell".into(),
-            },
+            PendingApproval { approval_id: "appr_2".into(), tool_call_id: "call_sh".into(), tool_name: "shell".into() },
         ]
     );
 }
@@ -198,10 +167,7 @@ fn tool_approval_request() {
 fn approval_response_approved_matches_the_official_client() {
     let a = fold("tool_approval");
     let slim = approval_response(a.message(), "appr_1", true, None).unwrap();
-    assert_eq!(
-        serde_json::to_value(&slim).unwrap(),
-        expected("tool_approval.approved.expected.json")
-    );
+    assert_eq!(serde_json::to_value(&slim).unwrap(), expected("tool_approval.approved.expected.json"));
     // The message handed in is not modified.
     assert_eq!(a.pending_approvals().len(), 2);
 }
@@ -210,10 +176,7 @@ fn approval_response_approved_matches_the_official_client() {
 fn approval_response_denied_with_reason_matches_the_official_client() {
     let a = fold("tool_approval");
     let slim = approval_response(a.message(), "appr_2", false, Some("too risky")).unwrap();
-    assert_eq!(
-        serde_json::to_value(&slim).unwrap(),
-        expected("tool_approval.denied.expected.json")
-    );
+    assert_eq!(serde_json::to_value(&slim).unwrap(), expected("tool_approval.denied.expected.json"));
 }
 
 #[test]
@@ -221,18 +184,13 @@ fn approval_response_errors() {
     let a = fold("tool_approval");
     assert_eq!(
         approval_response(a.message(), "nope", true, None),
-        Err(ApprovalError::UnknownApproval {
-            approval_id: "nope".into()
-        })
+        Err(ApprovalError::UnknownApproval { approval_id: "nope".into() })
     );
     // Answered (and then executed) approvals cannot be answered again.
     let done = fold("tool_approval_chunks");
     assert_eq!(
         approval_response(done.message(), "a1", true, None),
-        Err(ApprovalError::NotPending {
-            approval_id: "a1".into(),
-            state: "output-available".into()
-        })
+        Err(ApprovalError::NotPending { approval_id: "a1".into(), state: "output-available".into() })
     );
     let err = approval_response(done.message(), "a2", true, None).unwrap_err();
     assert!(err.to_string().contains("output-denied"), "{err}");
@@ -242,18 +200,11 @@ fn approval_response_errors() {
 fn respond_to_approval_updates_the_local_message_then_continues() {
     let mut a = fold("tool_approval");
     let slim = a.respond_to_approval("appr_1", true, None).unwrap();
-    assert_eq!(
-        serde_json::to_value(&slim).unwrap(),
-        expected("tool_approval.approved.expected.json")
-    );
+    assert_eq!(serde_json::to_value(&slim).unwrap(), expected("tool_approval.approved.expected.json"));
     assert_eq!(a.pending_approvals().len(), 1);
-    a.respond_to_approval("appr_2", false, Some("too risky"))
-        .unwrap();
+    a.respond_to_approval("appr_2", false, Some("too risky")).unwrap();
     assert!(a.pending_approvals().is_empty());
-    assert!(matches!(
-        a.respond_to_approval("appr_2", true, None),
-        Err(ApprovalError::NotPending { .. })
-    ));
+    assert!(matches!(a.respond_to_approval("appr_2", true, None), Err(ApprovalError::NotPending { .. })));
 
     // The agent's continuation streams into the same message (same messageId): the AI SDK's
     // readUIMessageStream({message}) result, whether the message is continued from the outset or
@@ -263,14 +214,9 @@ fn respond_to_approval_updates_the_local_message_then_continues() {
     for c in chunks("approval_continued") {
         cont.apply(&c);
     }
-    assert_eq!(
-        serde_json::to_value(cont.message()).unwrap(),
-        expected("approval_continued.expected.json")
-    );
+    assert_eq!(serde_json::to_value(cont.message()).unwrap(), expected("approval_continued.expected.json"));
     assert_eq!(cont.finish_reason(), Some("stop"));
-    let cont = check_from("approval_continued", || {
-        Assembler::continuing(Some(answered.clone()))
-    });
+    let cont = check_from("approval_continued", || Assembler::continuing(Some(answered.clone())));
     assert_eq!(cont.finish_reason(), Some("stop"));
 }
 
@@ -293,21 +239,10 @@ fn demo_agent_tool_turn() {
 fn check_approval_continuation(name: &str, approved: bool, reason: Option<&str>, state: &str) {
     // What useChat holds after addToolApprovalResponse, built the tchat way.
     let mut turn = fold("weather_tool");
-    let wire = turn
-        .respond_to_approval("approval_3", approved, reason)
-        .unwrap();
+    let wire = turn.respond_to_approval("approval_3", approved, reason).unwrap();
     let answered = turn.into_message();
     assert_eq!(answered, message_file(&format!("{name}.previous.json")));
-    assert_eq!(
-        wire,
-        approval_response(
-            fold("weather_tool").message(),
-            "approval_3",
-            approved,
-            reason
-        )
-        .unwrap()
-    );
+    assert_eq!(wire, approval_response(fold("weather_tool").message(), "approval_3", approved, reason).unwrap());
 
     let a = check_from(name, || Assembler::continuing(Some(answered.clone())));
     assert_eq!(a.finish_reason(), Some("stop"));
@@ -342,23 +277,12 @@ fn a_turn_continues_the_previous_message_only_under_its_id() {
     // Without a previous message the continuation has nothing to continue: the tool output finds
     // no tool part, and the message is the two step-starts and the text.
     let alone = fold("weather_approved");
-    let types: Vec<_> = alone
-        .message()
-        .parts
-        .iter()
-        .map(|p| p["type"].clone())
-        .collect();
-    assert_eq!(
-        types,
-        vec![json!("step-start"), json!("step-start"), json!("text")]
-    );
+    let types: Vec<_> = alone.message().parts.iter().map(|p| p["type"].clone()).collect();
+    assert_eq!(types, vec![json!("step-start"), json!("step-start"), json!("text")]);
 
     // Another id: a new message, as without `previous`, which is then forgotten.
     let other = fold_into(Assembler::continuing(Some(previous.clone())), "text_reply");
-    assert_eq!(
-        serde_json::to_value(other.message()).unwrap(),
-        expected("text_reply.expected.json")
-    );
+    assert_eq!(serde_json::to_value(other.message()).unwrap(), expected("text_reply.expected.json"));
     let later = fold_into(other, "weather_approved");
     assert_eq!(later.message(), alone.message());
 
@@ -370,10 +294,7 @@ fn a_turn_continues_the_previous_message_only_under_its_id() {
     assert_eq!(a.message().parts.len(), 1);
     assert_eq!(a.message_id(), None);
     let a = fold_into(a, "weather_approved");
-    assert_eq!(
-        serde_json::to_value(a.message()).unwrap(),
-        expected("weather_approved.expected.json")
-    );
+    assert_eq!(serde_json::to_value(a.message()).unwrap(), expected("weather_approved.expected.json"));
 
     // Only an assistant message is continued.
     let mut user = previous;
@@ -426,10 +347,7 @@ fn metadata_merges_and_finish_reason_stays_off_the_message() {
 #[test]
 fn error_turn() {
     let a = check("error_turn");
-    assert_eq!(
-        a.error_text(),
-        Some("Model provider returned 529: overloaded")
-    );
+    assert_eq!(a.error_text(), Some("Model provider returned 529: overloaded"));
     assert_eq!(a.finish_reason(), Some("error"));
     assert_eq!(a.message().text(), "Partial ans");
 }
@@ -446,10 +364,7 @@ fn abort_turn() {
 fn unknown_chunk_types_and_fields() {
     let a = check("unknown_chunks");
     // The data part is the chunk itself, unknown fields included.
-    assert_eq!(
-        a.message().parts.last().unwrap()["brandNew"],
-        json!({"nested": true})
-    );
+    assert_eq!(a.message().parts.last().unwrap()["brandNew"], json!({"nested": true}));
 }
 
 #[test]
@@ -477,10 +392,7 @@ fn reset_starts_a_new_turn() {
     for c in chunks("text_reply") {
         a.apply(&c);
     }
-    assert_eq!(
-        serde_json::to_value(a.message()).unwrap(),
-        expected("text_reply.expected.json")
-    );
+    assert_eq!(serde_json::to_value(a.message()).unwrap(), expected("text_reply.expected.json"));
 }
 
 #[test]
@@ -497,14 +409,8 @@ fn from_message_resumes_input_streaming_tool_calls() {
     let a = fold("tool_streaming");
     let mut b = Assembler::from_message(a.message().clone());
     b.apply(&json!({"type":"tool-input-delta","toolCallId":"call_1","inputTextDelta":"3}"}));
-    assert_eq!(
-        b.message().parts[1]["input"],
-        json!({"city":"Paris","units":["c","f"],"days":3})
-    );
-    assert_eq!(
-        b.message().parts[1]["rawInput"],
-        r#"{"city":"Paris","units":["c", "f"],"days":3}"#
-    );
+    assert_eq!(b.message().parts[1]["input"], json!({"city":"Paris","units":["c","f"],"days":3}));
+    assert_eq!(b.message().parts[1]["rawInput"], r#"{"city":"Paris","units":["c", "f"],"days":3}"#);
     // A user message is not continued.
     let c = Assembler::from_message(UIMessage::user_text("u9", "x"));
     assert!(c.message().parts.is_empty());
@@ -553,15 +459,8 @@ fn restoring_mid_turn_ends_as_one_pass_would() {
             for c in &all[..k] {
                 head.apply(c);
             }
-            let saved: UIMessage =
-                serde_json::from_value(serde_json::to_value(head.message()).unwrap()).unwrap();
-            let state = |t: &str, s: &str| {
-                saved
-                    .parts
-                    .iter()
-                    .filter(|p| p["type"] == t && p["state"] == s)
-                    .count()
-            };
+            let saved: UIMessage = serde_json::from_value(serde_json::to_value(head.message()).unwrap()).unwrap();
+            let state = |t: &str, s: &str| saved.parts.iter().filter(|p| p["type"] == t && p["state"] == s).count();
             // Text parts keep no chunk id: with two open, which id continues which is a guess.
             if state("text", "streaming") > 1 {
                 ambiguous += 1;
@@ -569,11 +468,7 @@ fn restoring_mid_turn_ends_as_one_pass_would() {
             }
             open_text += state("text", "streaming");
             open_reasoning += state("reasoning", "streaming");
-            open_tool += saved
-                .parts
-                .iter()
-                .filter(|p| p["state"] == "input-streaming")
-                .count();
+            open_tool += saved.parts.iter().filter(|p| p["state"] == "input-streaming").count();
 
             let mut by_value = Assembler::from_message(saved.clone());
             let mut by_record = Assembler::from_message(saved);
@@ -596,10 +491,7 @@ want: {}",
         }
     }
     assert!(checked > 200, "{checked} splits checked");
-    assert!(
-        ambiguous * 20 < checked,
-        "{ambiguous} of {checked} splits skipped"
-    );
+    assert!(ambiguous * 20 < checked, "{ambiguous} of {checked} splits skipped");
     assert!(open_text > 20 && open_reasoning >= 2 && open_tool > 10);
 }
 
@@ -614,37 +506,15 @@ fn restored_text_parts_go_to_the_newest_open_one() {
     }
     let mut restored = Assembler::from_message(head.into_message());
     restored.apply(&all[7]);
-    let texts: Vec<_> = restored
-        .message()
-        .parts
-        .iter()
-        .map(|p| p["text"].clone())
-        .collect();
-    assert_eq!(
-        texts,
-        vec![Value::Null, json!("first try"), Value::Null, json!("flaky")]
-    );
+    let texts: Vec<_> = restored.message().parts.iter().map(|p| p["text"].clone()).collect();
+    assert_eq!(texts, vec![Value::Null, json!("first try"), Value::Null, json!("flaky")]);
     // The older part goes to the next unknown id; once every restored part is taken, an unknown id
     // opens a part of its own, as it does without a restore.
     restored.apply(&json!({"type":"text-end","id":"t2"}));
     restored.apply(&json!({"type":"text-delta","id":"zz","delta":" again"}));
     restored.apply(&json!({"type":"text-delta","id":"yy","delta":"y"}));
-    let texts: Vec<_> = restored
-        .message()
-        .parts
-        .iter()
-        .map(|p| p["text"].clone())
-        .collect();
-    assert_eq!(
-        texts,
-        vec![
-            Value::Null,
-            json!("first try again"),
-            Value::Null,
-            json!("flaky"),
-            json!("y")
-        ]
-    );
+    let texts: Vec<_> = restored.message().parts.iter().map(|p| p["text"].clone()).collect();
+    assert_eq!(texts, vec![Value::Null, json!("first try again"), Value::Null, json!("flaky"), json!("y")]);
     assert_eq!(restored.message().parts[3]["state"], "done");
 }
 
@@ -653,13 +523,9 @@ fn restored_text_parts_go_to_the_newest_open_one() {
 fn json_eq(a: &Value, b: &Value) -> bool {
     match (a, b) {
         (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
-        (Value::Array(x), Value::Array(y)) => {
-            x.len() == y.len() && x.iter().zip(y).all(|(a, b)| json_eq(a, b))
-        }
+        (Value::Array(x), Value::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(a, b)| json_eq(a, b)),
         (Value::Object(x), Value::Object(y)) => {
-            x.len() == y.len()
-                && x.iter()
-                    .all(|(k, v)| y.get(k).is_some_and(|w| json_eq(v, w)))
+            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| json_eq(v, w)))
         }
         _ => a == b,
     }
@@ -679,11 +545,7 @@ fn partial_json_matches_the_sdk_on_every_prefix() {
             (None, None) => true,
             _ => false,
         };
-        assert!(
-            same,
-            "prefix {input:?}: got {got:?}, SDK {want:?} (repaired {:?})",
-            repair_json(input)
-        );
+        assert!(same, "prefix {input:?}: got {got:?}, SDK {want:?} (repaired {:?})", repair_json(input));
         n += 1;
     }
     assert!(n > 300, "only {n} prefixes checked");
@@ -694,10 +556,7 @@ fn partial_json_repair_examples() {
     assert_eq!(repair_json(r#"{"a":"b"#), r#"{"a":"b"}"#);
     assert_eq!(repair_json(r#"{"a":[1,{"b":nu"#), r#"{"a":[1,{"b":null}]}"#);
     assert_eq!(repair_json(r#"{"a":1,"#), r#"{"a":1}"#);
-    assert_eq!(
-        parse_partial_json(r#"{"list":["x","y"#),
-        Some(json!({"list":["x","y"]}))
-    );
+    assert_eq!(parse_partial_json(r#"{"list":["x","y"#), Some(json!({"list":["x","y"]})));
     assert_eq!(parse_partial_json("not json"), None);
 }
 
@@ -774,14 +633,7 @@ fn delta_fast_path_matches_apply_on_every_shape() {
 #[test]
 fn apply_json_ignores_what_apply_ignores() {
     let mut a = Assembler::new();
-    for text in [
-        "",
-        "not json",
-        "[1,2]",
-        "null",
-        r#"{"type":5}"#,
-        r#"{"delta":"x"}"#,
-    ] {
+    for text in ["", "not json", "[1,2]", "null", r#"{"type":5}"#, r#"{"delta":"x"}"#] {
         a.apply_json(text);
     }
     assert!(a.is_empty());

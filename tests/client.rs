@@ -242,7 +242,7 @@ fn a_256_character_chat_id_opens_and_converses() {
             let err = client.open(ChatOptions::new("demo").with_chat_id(&bad)).unwrap_err();
             assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{bad:?}");
         }
-        let err = client.open(ChatOptions::new("demo").with_tag(&"t".repeat(129))).unwrap_err();
+        let err = client.open(ChatOptions::new("demo").with_tag("t".repeat(129))).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::InvalidArgument);
     });
 }
@@ -258,7 +258,13 @@ fn session_json(server: &tchat_devserver::DevServer, id: &str) -> serde_json::Va
 
 fn tchat_devserver_encode(s: &str) -> String {
     s.bytes()
-        .map(|b| if b.is_ascii_alphanumeric() || b"-._~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
         .collect()
 }
 

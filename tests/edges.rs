@@ -118,8 +118,11 @@ fn a_run_killed_mid_turn_ends_the_turn_or_is_continued() {
             }
         }
         let sent: Vec<String> = in_messages(&server, chat.session_id()).into_iter().map(|(_, t)| t).collect();
-        let expected: &[&str] =
-            if mode == RunMode::Server { &["before the crash", "/slow 20", "after the crash"] } else { &["before the crash", "/slow 20"] };
+        let expected: &[&str] = if mode == RunMode::Server {
+            &["before the crash", "/slow 20", "after the crash"]
+        } else {
+            &["before the crash", "/slow 20"]
+        };
         assert_eq!(sent, expected, "every message reached the server once");
     });
 }
@@ -240,7 +243,11 @@ fn tool_approval_continues_the_same_message() {
             assert_eq!(tools.len(), 1, "{msg}");
             assert_eq!(tools[0]["state"], if approved { "output-available" } else { "output-denied" });
             assert_eq!(tools[0]["input"], serde_json::json!({ "city": "Lisbon" }));
-            let text = if approved { "The weather in Lisbon is sunny, 21°C." } else { "Okay, I won't check the weather in Lisbon." };
+            let text = if approved {
+                "The weather in Lisbon is sunny, 21°C."
+            } else {
+                "Okay, I won't check the weather in Lisbon."
+            };
             assert_eq!(turn.message_text(), text);
             let last: serde_json::Value = serde_json::from_str(&chat.last_assistant_message().unwrap()).unwrap();
             assert_eq!(last, msg, "the turn's message and the last assistant message agree");
@@ -294,7 +301,11 @@ fn idle_watch_hears_a_close_between_turns() {
             let other = client(&server).open(ChatOptions::new("demo").with_chat_id(chat.chat_id())).unwrap();
             other.close_session(Some("closed while idle")).unwrap();
             let event = chat.next_event(WAIT).expect("the idle chat hears of the close");
-            assert_eq!(event, Event::SessionClosed { reason: Some("closed while idle".into()) }, "writes nothing: {writes_nothing}");
+            assert_eq!(
+                event,
+                Event::SessionClosed { reason: Some("closed while idle".into()) },
+                "writes nothing: {writes_nothing}"
+            );
             assert_eq!(chat.send_text("hello?").unwrap_err().kind(), ErrorKind::SessionClosed);
         });
     }

@@ -191,7 +191,9 @@ fn an_error_event_is_a_failed_connection() {
 fn a_rest_body_that_never_finishes_is_cut_and_retried() {
     let want = reference(RunMode::Server);
     let server = server(RunMode::Server);
-    let config = config(&server).with_connect_timeout(Duration::from_millis(200)).with_response_timeout(Duration::from_millis(300));
+    let config = config(&server)
+        .with_connect_timeout(Duration::from_millis(200))
+        .with_response_timeout(Duration::from_millis(300));
     let client = tchat::Client::new(config).unwrap();
     let deadline = Duration::from_millis(500);
 
@@ -239,7 +241,7 @@ fn an_outage_is_told_then_the_turn_completes() {
     }
     let last_reconnect = turn.others.iter().rposition(|e| matches!(e, Event::Reconnecting { .. })).unwrap();
     assert!(
-        turn.others[last_reconnect..].iter().any(|e| *e == Event::Connected { attempts: reconnects.len() as u32 }),
+        turn.others[last_reconnect..].contains(&Event::Connected { attempts: reconnects.len() as u32 }),
         "{:?}",
         turn.others
     );
@@ -254,7 +256,11 @@ fn a_reconnect_limit_ends_the_turn() {
     let client = tchat::Client::new(config(&server).with_reconnect_limit(Some(Duration::from_millis(400)))).unwrap();
     let chat = open(&client);
     // Every `.out` connection is cut before its first byte; REST calls still work.
-    server.set_faults(Faults { out_drop_after_bytes: Some(0), out_drop_after_bytes_times: Some(1000), ..Faults::default() });
+    server.set_faults(Faults {
+        out_drop_after_bytes: Some(0),
+        out_drop_after_bytes_times: Some(1000),
+        ..Faults::default()
+    });
     let started = std::time::Instant::now();
     chat.send_text(MESSAGE).unwrap();
     let error = loop {

@@ -42,7 +42,9 @@ impl IdleClosingProxy {
                         std::thread::spawn(move || relay(sock, backend, &stop, &closed));
                     }
                     // Polled so that the thread sees `stop`.
-                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => std::thread::sleep(Duration::from_millis(5)),
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                        std::thread::sleep(Duration::from_millis(5))
+                    }
                     Err(_) => return,
                 }
             }
@@ -102,9 +104,11 @@ fn a_request_on_a_connection_the_server_just_closed_is_sent_again_at_once() {
     let server = server_with(RunMode::Server, |c| c.ping_interval = Duration::from_millis(50));
     let proxy = IdleClosingProxy::start(server.addr());
     let backoff = Duration::from_secs(2);
-    let config = config(&server)
-        .with_base_url(format!("http://{}", proxy.addr))
-        .with_retry(RetryPolicy { base_delay: backoff, max_delay: backoff, ..RetryPolicy::default() });
+    let config = config(&server).with_base_url(format!("http://{}", proxy.addr)).with_retry(RetryPolicy {
+        base_delay: backoff,
+        max_delay: backoff,
+        ..RetryPolicy::default()
+    });
     let client = Client::new(config).unwrap();
     let chat = open(&client);
     chat.send_text("first").unwrap();

@@ -168,22 +168,35 @@ fn the_send_lifecycle_and_per_send_metadata() {
     }));
     let client = Client::new(config).unwrap();
     let chat = client
-        .open(ChatOptions::new("demo").with_chat_id("telemetry").with_metadata(serde_json::json!({ "user": "u1", "plan": "free" })))
+        .open(
+            ChatOptions::new("demo")
+                .with_chat_id("telemetry")
+                .with_metadata(serde_json::json!({ "user": "u1", "plan": "free" })),
+        )
         .unwrap();
     chat.send_text_with_metadata("observed", &serde_json::json!({ "plan": "pro", "trace": "t-1" })).unwrap();
     assert_eq!(collect_turn(&chat).text, "You said: observed");
-    let events: Vec<SendEvent> = seen.lock().unwrap().iter().map(|(c, e)| {
-        assert_eq!(c, "telemetry");
-        e.clone()
-    }).collect();
-    let sent = events.iter().position(|e| matches!(e, SendEvent::MessageSent { seq: Some(0), message_id: Some(_), .. }));
+    let events: Vec<SendEvent> = seen
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(c, e)| {
+            assert_eq!(c, "telemetry");
+            e.clone()
+        })
+        .collect();
+    let sent =
+        events.iter().position(|e| matches!(e, SendEvent::MessageSent { seq: Some(0), message_id: Some(_), .. }));
     let first = events.iter().position(|e| matches!(e, SendEvent::FirstChunk { .. }));
     let done = events.iter().position(|e| matches!(e, SendEvent::TurnCompleted { .. }));
     assert!(sent.is_some() && first.is_some() && done.is_some(), "{events:?}");
     assert!(first < done && sent < done, "{events:?}");
     assert_eq!(events.len(), 3, "{events:?}");
     let records = server.in_records(chat.session_id());
-    assert_eq!(records[0]["body"]["payload"]["metadata"], serde_json::json!({ "user": "u1", "plan": "pro", "trace": "t-1" }));
+    assert_eq!(
+        records[0]["body"]["payload"]["metadata"],
+        serde_json::json!({ "user": "u1", "plan": "pro", "trace": "t-1" })
+    );
 
     // A send the server refuses: message-send-failed with the status, and the call's error.
     chat.close_session(None).unwrap();

@@ -181,7 +181,11 @@ fn read_request(client: &mut TcpStream) -> std::io::Result<(Vec<u8>, bool)> {
     let is_stream = text.starts_with("GET ") && text.split_whitespace().nth(1).is_some_and(|p| p.ends_with("/out"));
     let length = text
         .lines()
-        .find_map(|l| l.split_once(':').filter(|(k, _)| k.eq_ignore_ascii_case("content-length")).map(|(_, v)| v.trim().parse::<usize>().unwrap_or(0)))
+        .find_map(|l| {
+            l.split_once(':')
+                .filter(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+                .map(|(_, v)| v.trim().parse::<usize>().unwrap_or(0))
+        })
         .unwrap_or(0);
     let mut body = vec![0u8; length];
     client.read_exact(&mut body)?;
@@ -201,13 +205,18 @@ fn serve(mut client: TcpStream, upstream: std::net::SocketAddr, plan: &Mutex<Pla
     let fault = {
         let mut p = plan.lock().unwrap();
         let queue = if is_stream { &mut p.stream } else { &mut p.rest };
-        if queue.is_empty() { Fault::None } else { queue.remove(0) }
+        if queue.is_empty() {
+            Fault::None
+        } else {
+            queue.remove(0)
+        }
     };
     match fault {
         Fault::Status(status) => {
             let extra = match status {
                 429 => {
-                    let reset_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() + 150;
+                    let reset_ms =
+                        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() + 150;
                     format!("x-ratelimit-reset: {reset_ms}\r\n")
                 }
                 503 => "retry-after: 0\r\n".to_string(),
@@ -303,7 +312,11 @@ fn turn_text(chat: &Chat, bound: Duration, what: &str) -> String {
     let mut text = String::new();
     loop {
         let left = deadline.checked_duration_since(Instant::now()).unwrap_or_else(|| {
-            panic!("{what}: the turn exceeded {bound:?} (text so far {text:?}; turn in flight: {}; state {})", chat.is_turn_in_flight(), chat.save_state())
+            panic!(
+                "{what}: the turn exceeded {bound:?} (text so far {text:?}; turn in flight: {}; state {})",
+                chat.is_turn_in_flight(),
+                chat.save_state()
+            )
         });
         match chat.next_event(left) {
             Some(Event::Chunk(c)) if c.chunk_type == "text-delta" => text.push_str(c.delta.as_deref().unwrap_or("")),
@@ -323,7 +336,12 @@ fn trial(server: &tchat_devserver::DevServer, proxy: &Proxy, seed: u64, n: u64) 
         .with_response_timeout(Duration::from_millis(1500))
         .with_stall_timeout(Duration::from_millis(1000))
         .with_long_poll(Duration::from_secs(5))
-        .with_retry(RetryPolicy { base_delay: Duration::from_millis(50), max_delay: Duration::from_millis(500), max_attempts: 8, ..RetryPolicy::default() });
+        .with_retry(RetryPolicy {
+            base_delay: Duration::from_millis(50),
+            max_delay: Duration::from_millis(500),
+            max_attempts: 8,
+            ..RetryPolicy::default()
+        });
     let client = Client::new(config).unwrap();
     let what = format!("trial {n} (seed {seed}, {fault:?})");
     // The documented bounds: a REST call, 8 attempts of (connect + response timeout) plus its
@@ -338,7 +356,11 @@ fn trial(server: &tchat_devserver::DevServer, proxy: &Proxy, seed: u64, n: u64) 
         // The fault hits one or two connections, of the stream or of the REST calls.
         let count = 1 + rng.below(2) as usize;
         let on_stream = rng.below(2) == 0;
-        proxy.set(if on_stream { Plan { stream: vec![fault; count], rest: Vec::new() } } else { Plan { stream: Vec::new(), rest: vec![fault; count] } });
+        proxy.set(if on_stream {
+            Plan { stream: vec![fault; count], rest: Vec::new() }
+        } else {
+            Plan { stream: Vec::new(), rest: vec![fault; count] }
+        });
         let started = Instant::now();
         chat.send_text(message).unwrap_or_else(|e| panic!("{what}: send {i} failed: {e}"));
         assert!(started.elapsed() < call_bound, "{what}: send {i} took {:?}", started.elapsed());
@@ -348,7 +370,9 @@ fn trial(server: &tchat_devserver::DevServer, proxy: &Proxy, seed: u64, n: u64) 
             let mut done = false;
             while first.matches("tick").count() < 3 && !done {
                 match chat.next_event(turn_bound) {
-                    Some(Event::Chunk(c)) if c.chunk_type == "text-delta" => first.push_str(c.delta.as_deref().unwrap_or("")),
+                    Some(Event::Chunk(c)) if c.chunk_type == "text-delta" => {
+                        first.push_str(c.delta.as_deref().unwrap_or(""))
+                    }
                     Some(Event::Error(e)) => panic!("{what}: error event: {e}"),
                     Some(Event::TurnComplete(_)) | None => done = true,
                     _ => {}
@@ -357,7 +381,11 @@ fn trial(server: &tchat_devserver::DevServer, proxy: &Proxy, seed: u64, n: u64) 
             let saved = chat.save_state();
             drop(chat);
             chat = client.restore(&saved).unwrap();
-            if done { first } else { first + &turn_text(&chat, turn_bound, &what) }
+            if done {
+                first
+            } else {
+                first + &turn_text(&chat, turn_bound, &what)
+            }
         } else {
             turn_text(&chat, turn_bound, &what)
         };
@@ -398,8 +426,9 @@ fn proxy_soak() {
     let only: Option<u64> = std::env::var("TCHAT_SOAK_ONLY").ok().and_then(|v| v.parse().ok());
     if only.is_some() || std::env::var_os("TCHAT_SOAK_LOG").is_some() {
         let started = Instant::now();
-        let logger: Arc<dyn Fn(tchat::log::Level, &str) + Send + Sync> =
-            Arc::new(move |level, message: &str| eprintln!("{:>6} ms [{level:?}] {message}", started.elapsed().as_millis()));
+        let logger: tchat::log::Logger = Arc::new(move |level, message: &str| {
+            eprintln!("{:>6} ms [{level:?}] {message}", started.elapsed().as_millis())
+        });
         tchat::log::set_logger(Some((logger, tchat::log::Level::Debug)));
     }
     for n in (0..trials).filter(|n| only.is_none_or(|o| o == *n)) {

@@ -10,10 +10,7 @@ const TS: i64 = 1_712_150_400_000;
 fn rec(seq: u64, headers: &[(&str, &str)], body: Option<&str>) -> Value {
     let mut r = json!({ "seq_num": seq, "timestamp": TS + seq as i64 });
     if !headers.is_empty() {
-        r["headers"] = json!(headers
-            .iter()
-            .map(|(n, v)| json!([n, v]))
-            .collect::<Vec<_>>());
+        r["headers"] = json!(headers.iter().map(|(n, v)| json!([n, v])).collect::<Vec<_>>());
     }
     if let Some(body) = body {
         r["body"] = json!(body);
@@ -23,11 +20,7 @@ fn rec(seq: u64, headers: &[(&str, &str)], body: Option<&str>) -> Value {
 
 /// A data record whose body envelope is `{"data": chunk, "id": part_id}`.
 fn data_rec(seq: u64, chunk: Value, part_id: &str) -> Value {
-    rec(
-        seq,
-        &[],
-        Some(&json!({ "data": chunk, "id": part_id }).to_string()),
-    )
+    rec(seq, &[], Some(&json!({ "data": chunk, "id": part_id }).to_string()))
 }
 
 fn batch(records: Vec<Value>) -> String {
@@ -53,11 +46,7 @@ fn chunk_item(seq: u64, part_id: &str, chunk: Value) -> StreamItem {
 }
 
 fn control_item(seq: u64, control: Control) -> StreamItem {
-    StreamItem::Control {
-        seq_num: seq,
-        timestamp: TS + seq as i64,
-        control,
-    }
+    StreamItem::Control { seq_num: seq, timestamp: TS + seq as i64, control }
 }
 
 fn assert_decode_error(item: &StreamItem, seq: Option<u64>) {
@@ -90,31 +79,16 @@ fn data_record_from_the_protocol_example() {
             .unwrap()
         )]
     );
-    let StreamItem::Chunk(c) = &out[0] else {
-        unreachable!()
-    };
+    let StreamItem::Chunk(c) = &out[0] else { unreachable!() };
     assert_eq!(c.json(), r#"{"type":"text-delta","id":"msg_1","delta":"pong"}"#);
     assert_eq!(c.part_id(), Some("abc"));
     assert_eq!(c.chunk_type(), "text-delta");
     assert_eq!(c.delta(), Some("pong"));
-    assert_eq!(
-        c.text_delta(),
-        Some(TextDelta {
-            kind: DeltaKind::Text,
-            id: "msg_1",
-            delta: "pong"
-        })
-    );
-    assert_eq!(
-        c.chunk_value(),
-        json!({"type":"text-delta","id":"msg_1","delta":"pong"})
-    );
+    assert_eq!(c.text_delta(), Some(TextDelta { kind: DeltaKind::Text, id: "msg_1", delta: "pong" }));
+    assert_eq!(c.chunk_value(), json!({"type":"text-delta","id":"msg_1","delta":"pong"}));
     assert_eq!(d.cursor(), Some(0));
     let s = d.stats();
-    assert_eq!(
-        (s.records, s.chunks, s.duplicates, s.decode_errors),
-        (1, 1, 0, 0)
-    );
+    assert_eq!((s.records, s.chunks, s.duplicates, s.decode_errors), (1, 1, 0, 0));
 }
 
 #[test]
@@ -129,15 +103,8 @@ fn unknown_chunk_types_and_fields_pass_through_untouched() {
 fn chunk_without_type_or_part_id() {
     let mut d = Decoder::new();
     let out = decode_batch(&mut d, vec![rec(1, &[], Some(r#"{"data":{"delta":"x"}}"#))]);
-    assert_eq!(
-        out,
-        vec![StreamItem::Chunk(
-            ChunkRecord::from_value(1, TS + 1, None, &json!({"delta":"x"})).unwrap()
-        )]
-    );
-    let StreamItem::Chunk(c) = &out[0] else {
-        unreachable!()
-    };
+    assert_eq!(out, vec![StreamItem::Chunk(ChunkRecord::from_value(1, TS + 1, None, &json!({"delta":"x"})).unwrap())]);
+    let StreamItem::Chunk(c) = &out[0] else { unreachable!() };
     assert_eq!((c.part_id(), c.chunk_type(), c.delta()), (None, "", None));
     assert_eq!(c.text_delta(), None);
 }
@@ -149,9 +116,7 @@ fn unknown_record_and_batch_fields_are_ignored() {
     let out = decode(&mut d, "batch", data);
     assert_eq!(
         out,
-        vec![StreamItem::Chunk(
-            ChunkRecord::from_value(4, 7, Some("s"), &json!({"type":"start"})).unwrap()
-        )]
+        vec![StreamItem::Chunk(ChunkRecord::from_value(4, 7, Some("s"), &json!({"type":"start"})).unwrap())]
     );
 }
 
@@ -159,26 +124,16 @@ fn unknown_record_and_batch_fields_are_ignored() {
 fn empty_headers_array_is_a_data_record() {
     let mut d = Decoder::new();
     let body = json!({"data": text_delta("a"), "id": "p1"}).to_string();
-    let data =
-        json!({"records":[{"seq_num":2,"timestamp":TS + 2,"headers":[],"body":body}]}).to_string();
-    assert_eq!(
-        decode(&mut d, "batch", &data),
-        vec![chunk_item(2, "p1", text_delta("a"))]
-    );
+    let data = json!({"records":[{"seq_num":2,"timestamp":TS + 2,"headers":[],"body":body}]}).to_string();
+    assert_eq!(decode(&mut d, "batch", &data), vec![chunk_item(2, "p1", text_delta("a"))]);
 }
 
 #[test]
 fn data_record_with_unrelated_headers() {
     let mut d = Decoder::new();
     let body = json!({"data": text_delta("a"), "id": "p1"}).to_string();
-    let out = decode_batch(
-        &mut d,
-        vec![rec(
-            2,
-            &[("x-other", "1"), ("Trigger-Control", "turn-complete")],
-            Some(&body),
-        )],
-    );
+    let out =
+        decode_batch(&mut d, vec![rec(2, &[("x-other", "1"), ("Trigger-Control", "turn-complete")], Some(&body))]);
     // Header names compare exactly: `Trigger-Control` is not a control header.
     assert_eq!(out, vec![chunk_item(2, "p1", text_delta("a"))]);
 }
@@ -186,11 +141,7 @@ fn data_record_with_unrelated_headers() {
 #[test]
 fn record_with_neither_body_nor_headers_is_a_decode_error() {
     let mut d = Decoder::new();
-    let out = decode(
-        &mut d,
-        "batch",
-        r#"{"records":[{"seq_num":5,"timestamp":1}]}"#,
-    );
+    let out = decode(&mut d, "batch", r#"{"records":[{"seq_num":5,"timestamp":1}]}"#);
     assert_eq!(out.len(), 1);
     assert_decode_error(&out[0], Some(5));
     assert_eq!(d.cursor(), Some(5));
@@ -206,32 +157,15 @@ fn null_headers_and_body_count_as_omitted() {
     );
     assert_eq!(out.len(), 2);
     assert_decode_error(&out[0], Some(5));
-    assert_eq!(
-        out[1],
-        StreamItem::Control {
-            seq_num: 6,
-            timestamp: 1,
-            control: Control::PendingVersion
-        }
-    );
+    assert_eq!(out[1], StreamItem::Control { seq_num: 6, timestamp: 1, control: Control::PendingVersion });
 }
 
 #[test]
 fn missing_timestamp_defaults_to_zero() {
     let mut d = Decoder::new();
-    let out = decode(
-        &mut d,
-        "batch",
-        r#"{"records":[{"seq_num":1,"headers":[["trigger-control","pending-version"]]}]}"#,
-    );
-    assert_eq!(
-        out,
-        vec![StreamItem::Control {
-            seq_num: 1,
-            timestamp: 0,
-            control: Control::PendingVersion
-        }]
-    );
+    let out =
+        decode(&mut d, "batch", r#"{"records":[{"seq_num":1,"headers":[["trigger-control","pending-version"]]}]}"#);
+    assert_eq!(out, vec![StreamItem::Control { seq_num: 1, timestamp: 0, control: Control::PendingVersion }]);
 }
 
 #[test]
@@ -281,11 +215,7 @@ fn command_records_advance_the_cursor_silently() {
     let out = decode_batch(
         &mut d,
         vec![
-            rec(
-                7,
-                &[("", "trim")],
-                Some("\u{0}\u{0}\u{0}\u{0}\u{0}\u{0}\u{0}\u{5}"),
-            ),
+            rec(7, &[("", "trim")], Some("\u{0}\u{0}\u{0}\u{0}\u{0}\u{0}\u{0}\u{5}")),
             rec(8, &[("", "fence")], Some("token-ish")),
             // Command records may also come with no body at all.
             rec(9, &[("", "trim")], None),
@@ -303,16 +233,8 @@ fn empty_name_wins_over_trigger_control_only_when_first() {
     let out = decode_batch(
         &mut d,
         vec![
-            rec(
-                1,
-                &[("", "fence"), ("trigger-control", "turn-complete")],
-                None,
-            ),
-            rec(
-                2,
-                &[("trigger-control", "pending-version"), ("", "fence")],
-                None,
-            ),
+            rec(1, &[("", "fence"), ("trigger-control", "turn-complete")], None),
+            rec(2, &[("trigger-control", "pending-version"), ("", "fence")], None),
         ],
     );
     assert_eq!(out, vec![control_item(2, Control::PendingVersion)]);
@@ -364,66 +286,30 @@ fn turn_complete_siblings_one_at_a_time() {
         (&[], TurnComplete::default()),
         (
             &[("public-access-token", "jwt")],
-            TurnComplete {
-                public_access_token: Some(Secret::new("jwt")),
-                ..Default::default()
-            },
+            TurnComplete { public_access_token: Some(Secret::new("jwt")), ..Default::default() },
         ),
         (&[("public-access-token", "")], TurnComplete::default()),
-        (
-            &[("session-in-event-id", "7")],
-            TurnComplete {
-                session_in_event_id: Some(7),
-                ..Default::default()
-            },
-        ),
+        (&[("session-in-event-id", "7")], TurnComplete { session_in_event_id: Some(7), ..Default::default() }),
         (
             &[("session-in-event-id", "18446744073709551615")],
-            TurnComplete {
-                session_in_event_id: Some(u64::MAX),
-                ..Default::default()
-            },
+            TurnComplete { session_in_event_id: Some(u64::MAX), ..Default::default() },
         ),
-        (
-            &[("session-in-event-id", "18446744073709551616")],
-            TurnComplete::default(),
-        ),
+        (&[("session-in-event-id", "18446744073709551616")], TurnComplete::default()),
         (&[("session-in-event-id", "-1")], TurnComplete::default()),
         (&[("session-in-event-id", "seven")], TurnComplete::default()),
-        (
-            &[("session-in-consumed-id", "9")],
-            TurnComplete {
-                session_in_consumed_id: Some(9),
-                ..Default::default()
-            },
-        ),
-        (
-            &[("session-in-consumed-id", "9.5")],
-            TurnComplete::default(),
-        ),
-        (
-            &[("session-closed", "true")],
-            TurnComplete {
-                session_closed: true,
-                ..Default::default()
-            },
-        ),
+        (&[("session-in-consumed-id", "9")], TurnComplete { session_in_consumed_id: Some(9), ..Default::default() }),
+        (&[("session-in-consumed-id", "9.5")], TurnComplete::default()),
+        (&[("session-closed", "true")], TurnComplete { session_closed: true, ..Default::default() }),
         (&[("session-closed", "false")], TurnComplete::default()),
         (&[("session-closed", "TRUE")], TurnComplete::default()),
         (
             &[("session-closed-reason", "idle")],
-            TurnComplete {
-                session_closed_reason: Some("idle".into()),
-                ..Default::default()
-            },
+            TurnComplete { session_closed_reason: Some("idle".into()), ..Default::default() },
         ),
         // Siblings take the first match too.
         (
             &[("session-in-event-id", "1"), ("session-in-event-id", "2")],
-            TurnComplete {
-                session_in_event_id: Some(1),
-                ..Default::default()
-            },
+            TurnComplete { session_in_event_id: Some(1), ..Default::default() },
         ),
     ];
     for (i, (siblings, expected)) in cases.into_iter().enumerate() {
@@ -431,11 +317,7 @@ fn turn_complete_siblings_one_at_a_time() {
         headers.extend_from_slice(siblings);
         let mut d = Decoder::new();
         let out = decode_batch(&mut d, vec![rec(1, &headers, None)]);
-        assert_eq!(
-            out,
-            vec![control_item(1, Control::TurnComplete(expected))],
-            "case {i}: {siblings:?}"
-        );
+        assert_eq!(out, vec![control_item(1, Control::TurnComplete(expected))], "case {i}: {siblings:?}");
     }
 }
 
@@ -448,14 +330,7 @@ fn upgrade_required_pending_version_and_session_closed() {
             rec(1, &[("trigger-control", "upgrade-required")], None),
             rec(2, &[("trigger-control", "pending-version")], None),
             rec(3, &[("trigger-control", "session-closed")], None),
-            rec(
-                4,
-                &[
-                    ("trigger-control", "session-closed"),
-                    ("session-closed-reason", "expired"),
-                ],
-                None,
-            ),
+            rec(4, &[("trigger-control", "session-closed"), ("session-closed-reason", "expired")], None),
         ],
     );
     assert_eq!(
@@ -464,12 +339,7 @@ fn upgrade_required_pending_version_and_session_closed() {
             control_item(1, Control::UpgradeRequired { legacy: false }),
             control_item(2, Control::PendingVersion),
             control_item(3, Control::SessionClosed { reason: None }),
-            control_item(
-                4,
-                Control::SessionClosed {
-                    reason: Some("expired".into())
-                }
-            ),
+            control_item(4, Control::SessionClosed { reason: Some("expired".into()) }),
         ]
     );
     assert_eq!(d.cursor(), Some(4));
@@ -478,23 +348,8 @@ fn upgrade_required_pending_version_and_session_closed() {
 #[test]
 fn unknown_control_subtype() {
     let mut d = Decoder::new();
-    let out = decode_batch(
-        &mut d,
-        vec![rec(
-            5,
-            &[("trigger-control", "handover"), ("last-event-id", "9")],
-            None,
-        )],
-    );
-    assert_eq!(
-        out,
-        vec![control_item(
-            5,
-            Control::Unknown {
-                subtype: "handover".into()
-            }
-        )]
-    );
+    let out = decode_batch(&mut d, vec![rec(5, &[("trigger-control", "handover"), ("last-event-id", "9")], None)]);
+    assert_eq!(out, vec![control_item(5, Control::Unknown { subtype: "handover".into() })]);
 }
 
 #[test]
@@ -502,34 +357,16 @@ fn first_trigger_control_header_wins() {
     let mut d = Decoder::new();
     let out = decode_batch(
         &mut d,
-        vec![rec(
-            5,
-            &[
-                ("x", "y"),
-                ("trigger-control", "session-closed"),
-                ("trigger-control", "turn-complete"),
-            ],
-            None,
-        )],
+        vec![rec(5, &[("x", "y"), ("trigger-control", "session-closed"), ("trigger-control", "turn-complete")], None)],
     );
-    assert_eq!(
-        out,
-        vec![control_item(5, Control::SessionClosed { reason: None })]
-    );
+    assert_eq!(out, vec![control_item(5, Control::SessionClosed { reason: None })]);
 }
 
 #[test]
 fn control_record_body_is_ignored() {
     let mut d = Decoder::new();
     let body = json!({"data": text_delta("x"), "id": "p"}).to_string();
-    let out = decode_batch(
-        &mut d,
-        vec![rec(
-            5,
-            &[("trigger-control", "pending-version")],
-            Some(&body),
-        )],
-    );
+    let out = decode_batch(&mut d, vec![rec(5, &[("trigger-control", "pending-version")], Some(&body))]);
     assert_eq!(out, vec![control_item(5, Control::PendingVersion)]);
     // The body's part id was not remembered: a data record with it still goes through.
     let out = decode_batch(&mut d, vec![data_rec(6, text_delta("x"), "p")]);
@@ -544,11 +381,7 @@ fn legacy_turn_complete_with_token() {
     let mut d = Decoder::new();
     let out = decode_batch(
         &mut d,
-        vec![data_rec(
-            3,
-            json!({"type":"trigger:turn-complete","publicAccessToken":"legacy.jwt.token"}),
-            "tc",
-        )],
+        vec![data_rec(3, json!({"type":"trigger:turn-complete","publicAccessToken":"legacy.jwt.token"}), "tc")],
     );
     assert_eq!(
         out,
@@ -572,34 +405,18 @@ fn legacy_turn_complete_without_token() {
         &mut d,
         vec![
             data_rec(3, json!({"type":"trigger:turn-complete"}), "a"),
-            data_rec(
-                4,
-                json!({"type":"trigger:turn-complete","publicAccessToken":42}),
-                "b",
-            ),
+            data_rec(4, json!({"type":"trigger:turn-complete","publicAccessToken":42}), "b"),
         ],
     );
-    let legacy = Control::TurnComplete(TurnComplete {
-        legacy: true,
-        ..Default::default()
-    });
-    assert_eq!(
-        out,
-        vec![control_item(3, legacy.clone()), control_item(4, legacy)]
-    );
+    let legacy = Control::TurnComplete(TurnComplete { legacy: true, ..Default::default() });
+    assert_eq!(out, vec![control_item(3, legacy.clone()), control_item(4, legacy)]);
 }
 
 #[test]
 fn legacy_upgrade_required() {
     let mut d = Decoder::new();
-    let out = decode_batch(
-        &mut d,
-        vec![data_rec(8, json!({"type":"trigger:upgrade-required"}), "u")],
-    );
-    assert_eq!(
-        out,
-        vec![control_item(8, Control::UpgradeRequired { legacy: true })]
-    );
+    let out = decode_batch(&mut d, vec![data_rec(8, json!({"type":"trigger:upgrade-required"}), "u")]);
+    assert_eq!(out, vec![control_item(8, Control::UpgradeRequired { legacy: true })]);
 }
 
 #[test]
@@ -622,14 +439,7 @@ fn other_trigger_chunks_are_dropped() {
 fn header_control_wins_over_legacy_chunk() {
     let mut d = Decoder::new();
     let body = json!({"data":{"type":"trigger:turn-complete"},"id":"x"}).to_string();
-    let out = decode_batch(
-        &mut d,
-        vec![rec(
-            1,
-            &[("trigger-control", "pending-version")],
-            Some(&body),
-        )],
-    );
+    let out = decode_batch(&mut d, vec![rec(1, &[("trigger-control", "pending-version")], Some(&body))]);
     assert_eq!(out, vec![control_item(1, Control::PendingVersion)]);
 }
 
@@ -639,13 +449,7 @@ fn header_control_wins_over_legacy_chunk() {
 #[test]
 fn body_not_json_is_a_decode_error_and_advances_the_cursor() {
     let mut d = Decoder::new();
-    let out = decode_batch(
-        &mut d,
-        vec![
-            rec(4, &[], Some("not json {")),
-            data_rec(5, text_delta("after"), "p"),
-        ],
-    );
+    let out = decode_batch(&mut d, vec![rec(4, &[], Some("not json {")), data_rec(5, text_delta("after"), "p")]);
     assert_eq!(out.len(), 2);
     assert_decode_error(&out[0], Some(4));
     assert_eq!(out[1], chunk_item(5, "p", text_delta("after")));
@@ -670,10 +474,7 @@ fn body_json_without_data_object_is_a_decode_error() {
         assert_decode_error(&out[0], Some(6));
         assert_eq!(d.cursor(), Some(6), "{body}");
         // Nothing was remembered for dedup from a record that failed.
-        assert_eq!(
-            decode_batch(&mut d, vec![data_rec(7, text_delta("x"), "p")]).len(),
-            1
-        );
+        assert_eq!(decode_batch(&mut d, vec![data_rec(7, text_delta("x"), "p")]).len(), 1);
     }
 }
 
@@ -683,10 +484,7 @@ fn body_not_a_string_is_a_decode_error_and_the_batch_survives() {
     let good = |seq: u64, id: &str| data_rec(seq, text_delta(id), id);
     let bad_body = json!({"seq_num": 2, "timestamp": TS, "body": {"data": {"type": "text-delta"}}});
     let bad_number = json!({"seq_num": 3, "timestamp": TS, "body": 17});
-    let out = decode_batch(
-        &mut d,
-        vec![good(1, "a"), bad_body, bad_number, good(4, "b")],
-    );
+    let out = decode_batch(&mut d, vec![good(1, "a"), bad_body, bad_number, good(4, "b")]);
     assert_eq!(out.len(), 4);
     assert_eq!(out[0], chunk_item(1, "a", text_delta("a")));
     assert_decode_error(&out[1], Some(2));
@@ -723,23 +521,7 @@ fn malformed_record_shapes_inside_a_good_batch() {
             other => panic!("unexpected {other:?}"),
         })
         .collect();
-    assert_eq!(
-        seqs,
-        vec![
-            Some(1),
-            Some(2),
-            Some(3),
-            Some(4),
-            None,
-            None,
-            None,
-            None,
-            None,
-            None,
-            None,
-            Some(1008)
-        ]
-    );
+    assert_eq!(seqs, vec![Some(1), Some(2), Some(3), Some(4), None, None, None, None, None, None, None, Some(1008)]);
     assert_eq!(d.cursor(), Some(8));
 }
 
@@ -795,10 +577,7 @@ fn decode_errors_never_quote_input() {
 #[test]
 fn duplicate_seq_num_same_and_lower_are_dropped() {
     let mut d = Decoder::new();
-    assert_eq!(
-        decode_batch(&mut d, vec![data_rec(5, text_delta("a"), "a")]).len(),
-        1
-    );
+    assert_eq!(decode_batch(&mut d, vec![data_rec(5, text_delta("a"), "a")]).len(), 1);
     let out = decode_batch(
         &mut d,
         vec![
@@ -824,10 +603,7 @@ fn seq_num_zero_is_not_a_duplicate_on_a_fresh_decoder() {
     assert_eq!(d.cursor(), Some(0));
     assert_eq!(d.stats().duplicates, 0);
     // ...but a second seq 0 is.
-    decode_batch(
-        &mut d,
-        vec![rec(0, &[("trigger-control", "pending-version")], None)],
-    );
+    decode_batch(&mut d, vec![rec(0, &[("trigger-control", "pending-version")], None)]);
     assert_eq!(d.stats().duplicates, 1);
 }
 
@@ -853,11 +629,7 @@ fn with_cursor_resumes_past_the_last_event_id() {
 #[test]
 fn duplicate_bad_record_is_a_duplicate_not_an_error() {
     let mut d = Decoder::with_cursor(Some(10));
-    let out = decode(
-        &mut d,
-        "batch",
-        r#"{"records":[{"seq_num":10,"body":5},{"seq_num":11,"body":5}]}"#,
-    );
+    let out = decode(&mut d, "batch", r#"{"records":[{"seq_num":10,"body":5},{"seq_num":11,"body":5}]}"#);
     assert_eq!(out.len(), 1);
     assert_decode_error(&out[0], Some(11));
     assert_eq!(d.stats().duplicates, 1);
@@ -878,48 +650,27 @@ fn duplicate_part_id_is_dropped_but_advances_the_cursor() {
     assert_eq!(d.cursor(), Some(3));
     assert_eq!(d.stats().duplicates, 2);
     // Across batches too.
-    assert_eq!(
-        decode_batch(&mut d, vec![data_rec(4, text_delta("a"), "part-1")]),
-        vec![]
-    );
+    assert_eq!(decode_batch(&mut d, vec![data_rec(4, text_delta("a"), "part-1")]), vec![]);
     assert_eq!(d.cursor(), Some(4));
 }
 
 #[test]
 fn empty_part_id_is_never_deduplicated() {
     let mut d = Decoder::new();
-    let out = decode_batch(
-        &mut d,
-        vec![
-            data_rec(1, text_delta("a"), ""),
-            data_rec(2, text_delta("b"), ""),
-        ],
-    );
-    assert_eq!(
-        out,
-        vec![
-            chunk_item(1, "", text_delta("a")),
-            chunk_item(2, "", text_delta("b"))
-        ]
-    );
+    let out = decode_batch(&mut d, vec![data_rec(1, text_delta("a"), ""), data_rec(2, text_delta("b"), "")]);
+    assert_eq!(out, vec![chunk_item(1, "", text_delta("a")), chunk_item(2, "", text_delta("b"))]);
 }
 
 #[test]
 fn dedup_window_forgets_ids_older_than_5000() {
     let mut d = Decoder::new();
-    let records: Vec<Value> = (0..=DEDUP_WINDOW as u64)
-        .map(|i| data_rec(i, text_delta("x"), &format!("p{i}")))
-        .collect();
+    let records: Vec<Value> =
+        (0..=DEDUP_WINDOW as u64).map(|i| data_rec(i, text_delta("x"), &format!("p{i}"))).collect();
     assert_eq!(decode_batch(&mut d, records).len(), DEDUP_WINDOW + 1);
     let next = DEDUP_WINDOW as u64 + 1;
     // p0 fell out of the window; p1 is still in it (until p0 comes back and pushes it out).
-    let out = decode_batch(
-        &mut d,
-        vec![
-            data_rec(next, text_delta("x"), "p1"),
-            data_rec(next + 1, text_delta("x"), "p0"),
-        ],
-    );
+    let out =
+        decode_batch(&mut d, vec![data_rec(next, text_delta("x"), "p1"), data_rec(next + 1, text_delta("x"), "p0")]);
     assert_eq!(out, vec![chunk_item(next + 1, "p0", text_delta("x"))]);
     assert_eq!(d.cursor(), Some(next + 1));
 }
@@ -936,11 +687,7 @@ fn cursor_near_u64_max() {
     assert_eq!(d.cursor(), Some(u64::MAX));
     assert_eq!(d.stats().duplicates, 1);
     // One past u64::MAX cannot be read as a seq_num at all.
-    let out = decode(
-        &mut d,
-        "batch",
-        r#"{"records":[{"seq_num":18446744073709551616}]}"#,
-    );
+    let out = decode(&mut d, "batch", r#"{"records":[{"seq_num":18446744073709551616}]}"#);
     assert_eq!(out.len(), 1);
     assert_decode_error(&out[0], None);
     assert_eq!(d.cursor(), Some(u64::MAX));
@@ -954,32 +701,16 @@ fn ping_with_and_without_timestamp() {
     let mut d = Decoder::new();
     assert_eq!(
         decode(&mut d, "ping", r#"{"timestamp":1712150400123}"#),
-        vec![StreamItem::Ping {
-            timestamp: Some(1_712_150_400_123)
-        }]
+        vec![StreamItem::Ping { timestamp: Some(1_712_150_400_123) }]
     );
     assert_eq!(
-        decode(
-            &mut d,
-            "ping",
-            r#"{"timestamp":5,"tail":{"seq_num":3,"timestamp":4}}"#
-        ),
+        decode(&mut d, "ping", r#"{"timestamp":5,"tail":{"seq_num":3,"timestamp":4}}"#),
         vec![StreamItem::Ping { timestamp: Some(5) }]
     );
-    for data in [
-        "",
-        "{}",
-        "not json",
-        r#"{"timestamp":"soon"}"#,
-        r#"{"timestamp":1.5}"#,
-        r#"{"timestamp":1e40}"#,
-        "[1]",
-    ] {
-        assert_eq!(
-            decode(&mut d, "ping", data),
-            vec![StreamItem::Ping { timestamp: None }],
-            "{data:?}"
-        );
+    for data in
+        ["", "{}", "not json", r#"{"timestamp":"soon"}"#, r#"{"timestamp":1.5}"#, r#"{"timestamp":1e40}"#, "[1]"]
+    {
+        assert_eq!(decode(&mut d, "ping", data), vec![StreamItem::Ping { timestamp: None }], "{data:?}");
     }
     assert_eq!(d.stats().pings, 9);
     assert_eq!(d.cursor(), None);
@@ -990,16 +721,9 @@ fn error_event() {
     let mut d = Decoder::with_cursor(Some(4));
     assert_eq!(
         decode(&mut d, "error", "Stream read failed: upstream timeout"),
-        vec![StreamItem::ServerError {
-            message: "Stream read failed: upstream timeout".into()
-        }]
+        vec![StreamItem::ServerError { message: "Stream read failed: upstream timeout".into() }]
     );
-    assert_eq!(
-        decode(&mut d, "error", ""),
-        vec![StreamItem::ServerError {
-            message: String::new()
-        }]
-    );
+    assert_eq!(decode(&mut d, "error", ""), vec![StreamItem::ServerError { message: String::new() }]);
     assert_eq!(d.cursor(), Some(4));
 }
 
@@ -1023,40 +747,17 @@ fn debug_of_a_turn_complete_never_shows_the_token() {
     let out = decode_batch(
         &mut d,
         vec![
-            rec(
-                1,
-                &[
-                    ("trigger-control", "turn-complete"),
-                    ("public-access-token", token),
-                ],
-                None,
-            ),
-            data_rec(
-                2,
-                json!({"type":"trigger:turn-complete","publicAccessToken":token}),
-                "x",
-            ),
+            rec(1, &[("trigger-control", "turn-complete"), ("public-access-token", token)], None),
+            data_rec(2, json!({"type":"trigger:turn-complete","publicAccessToken":token}), "x"),
         ],
     );
     assert_eq!(out.len(), 2);
     for item in &out {
-        let StreamItem::Control {
-            control: Control::TurnComplete(tc),
-            ..
-        } = item
-        else {
+        let StreamItem::Control { control: Control::TurnComplete(tc), .. } = item else {
             panic!("expected turn-complete, got {item:?}");
         };
-        assert_eq!(
-            tc.public_access_token.as_ref().map(Secret::expose),
-            Some(token)
-        );
-        for text in [
-            format!("{item:?}"),
-            format!("{item:#?}"),
-            format!("{tc:?}"),
-            format!("{d:?}"),
-        ] {
+        assert_eq!(tc.public_access_token.as_ref().map(Secret::expose), Some(token));
+        for text in [format!("{item:?}"), format!("{item:#?}"), format!("{tc:?}"), format!("{d:?}")] {
             assert!(!text.contains(token), "{text}");
             assert!(!text.contains("eyJ"), "{text}");
         }
@@ -1117,13 +818,7 @@ fn throughput_of_text_delta_batches() {
         let batches: Vec<String> = (0..total / per_batch)
             .map(|b| {
                 let records = (b * per_batch..(b + 1) * per_batch)
-                    .map(|seq| {
-                        data_rec(
-                            seq,
-                            text_delta("word "),
-                            &format!("V1StGXR8_Z5jdHi6B-{seq}"),
-                        )
-                    })
+                    .map(|seq| data_rec(seq, text_delta("word "), &format!("V1StGXR8_Z5jdHi6B-{seq}")))
                     .collect();
                 batch(records)
             })

@@ -105,7 +105,11 @@ fn conversation(server: &tchat_devserver::DevServer, client: &Client, mode: RunM
     let approval = ask.pending_approvals[0].clone();
     chat.approve(&approval, approved, None).unwrap();
     let (chunks, text, done) = turn_chunks(&chat, Vec::new());
-    let reply = if approved { format!("The weather in {city} is sunny, 21°C.") } else { format!("Okay, I won't check the weather in {city}.") };
+    let reply = if approved {
+        format!("The weather in {city} is sunny, 21°C.")
+    } else {
+        format!("Okay, I won't check the weather in {city}.")
+    };
     assert_eq!(text, reply);
     assert_eq!(chat.last_assistant_message().unwrap(), done.message_json);
     out.add(&id, chunks, &done.message_json, Some(json!({ "approvalId": approval, "approved": approved })));
@@ -117,7 +121,10 @@ fn conversation(server: &tchat_devserver::DevServer, client: &Client, mode: RunM
         RunMode::Server => {
             let deadline = Instant::now() + WAIT;
             let error = loop {
-                match chat.next_event(deadline.saturating_duration_since(Instant::now())).expect("an event ends the turn") {
+                match chat
+                    .next_event(deadline.saturating_duration_since(Instant::now()))
+                    .expect("an event ends the turn")
+                {
                     Event::Error(e) => break e,
                     Event::Chunk(_) => {}
                     other => panic!("{id}: unexpected {other:?}"),

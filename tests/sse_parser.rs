@@ -73,12 +73,7 @@ fn split_patterns(input: &[u8]) -> Vec<(String, Vec<&[u8]>)> {
 fn assert_outcome_with_limit(limit: usize, input: &[u8], expected: &Outcome) {
     for (label, chunks) in split_patterns(input) {
         let got = run_with_limit(limit, &chunks);
-        assert_eq!(
-            &got,
-            expected,
-            "{label} of {:?}",
-            String::from_utf8_lossy(input)
-        );
+        assert_eq!(&got, expected, "{label} of {:?}", String::from_utf8_lossy(input));
     }
 }
 
@@ -114,27 +109,18 @@ fn bom_split_across_feeds_is_stripped() {
     let expected = [msg("x")];
     assert_eq!(parse_all(&[b"\xEF", b"\xBB", b"\xBFdata: x\n\n"]), expected);
     assert_eq!(parse_all(&[b"\xEF\xBB", b"\xBF", b"data: x\n\n"]), expected);
-    assert_eq!(
-        parse_all(&[b"\xEF", b"", b"\xBB\xBFdata: x\n", b"\n"]),
-        expected
-    );
+    assert_eq!(parse_all(&[b"\xEF", b"", b"\xBB\xBFdata: x\n", b"\n"]), expected);
 }
 
 #[test]
 fn bom_only_stripped_once() {
     // The second BOM becomes part of the first field name, which is then unknown.
-    assert_events(
-        b"\xEF\xBB\xBF\xEF\xBB\xBFdata: x\n\ndata: y\n\n",
-        &[msg("y")],
-    );
+    assert_events(b"\xEF\xBB\xBF\xEF\xBB\xBFdata: x\n\ndata: y\n\n", &[msg("y")]);
 }
 
 #[test]
 fn bom_not_at_start_is_kept_as_data() {
-    assert_events(
-        b"data: a\n\n\xEF\xBB\xBFdata: b\n\ndata: \xEF\xBB\xBFc\n\n",
-        &[msg("a"), msg("\u{FEFF}c")],
-    );
+    assert_events(b"data: a\n\n\xEF\xBB\xBFdata: b\n\ndata: \xEF\xBB\xBFc\n\n", &[msg("a"), msg("\u{FEFF}c")]);
 }
 
 #[test]
@@ -159,18 +145,13 @@ fn bom_only_stream_yields_nothing() {
 fn bom_stripped_again_after_reset_but_not_after_finish() {
     let mut p = SseParser::new();
     let mut events = Vec::new();
-    p.feed(b"\xEF\xBB\xBFdata: a\n\n", |e| events.push(e.to_owned()))
-        .unwrap();
+    p.feed(b"\xEF\xBB\xBFdata: a\n\n", |e| events.push(e.to_owned())).unwrap();
     p.reset();
     p.feed(b"\xEF\xBB", |e| events.push(e.to_owned())).unwrap();
-    p.feed(b"\xBFdata: b\n\n", |e| events.push(e.to_owned()))
-        .unwrap();
+    p.feed(b"\xBFdata: b\n\n", |e| events.push(e.to_owned())).unwrap();
     p.finish();
     // After finish the stream continues: a BOM now is content (unknown field name).
-    p.feed(b"\xEF\xBB\xBFdata: c\n\ndata: d\n\n", |e| {
-        events.push(e.to_owned())
-    })
-    .unwrap();
+    p.feed(b"\xEF\xBB\xBFdata: c\n\ndata: d\n\n", |e| events.push(e.to_owned())).unwrap();
     assert_eq!(events, vec![msg("a"), msg("b"), msg("d")]);
 }
 
@@ -300,10 +281,7 @@ fn bare_event_field_means_default_type() {
 
 #[test]
 fn only_one_leading_space_is_stripped() {
-    assert_events(
-        b"data:  two\n\ndata:   three\n\n",
-        &[msg(" two"), msg("  three")],
-    );
+    assert_events(b"data:  two\n\ndata:   three\n\n", &[msg(" two"), msg("  three")]);
 }
 
 #[test]
@@ -394,18 +372,12 @@ fn last_event_field_wins() {
 
 #[test]
 fn event_type_resets_after_dispatch() {
-    assert_events(
-        b"event: a\ndata: x\n\ndata: y\n\n",
-        &[ev("a", "x", ""), msg("y")],
-    );
+    assert_events(b"event: a\ndata: x\n\ndata: y\n\n", &[ev("a", "x", ""), msg("y")]);
 }
 
 #[test]
 fn empty_event_value_means_message() {
-    assert_events(
-        b"event:\ndata: x\n\nevent: \ndata: y\n\n",
-        &[msg("x"), msg("y")],
-    );
+    assert_events(b"event:\ndata: x\n\nevent: \ndata: y\n\n", &[msg("x"), msg("y")]);
 }
 
 #[test]
@@ -446,13 +418,9 @@ fn incomplete_line_at_eof_is_discarded() {
 fn finish_discards_partial_event_before_more_input() {
     let mut p = SseParser::new();
     let mut events = Vec::new();
-    p.feed(b"event: x\ndata: partial\ndata: li", |e| {
-        events.push(e.to_owned())
-    })
-    .unwrap();
+    p.feed(b"event: x\ndata: partial\ndata: li", |e| events.push(e.to_owned())).unwrap();
     p.finish();
-    p.feed(b"ne\n\ndata: next\n\n", |e| events.push(e.to_owned()))
-        .unwrap();
+    p.feed(b"ne\n\ndata: next\n\n", |e| events.push(e.to_owned())).unwrap();
     // "ne" is an unknown field; the partial event and its type are gone.
     assert_eq!(events, vec![msg("next")]);
 }
@@ -464,8 +432,7 @@ fn finish_clears_pending_cr() {
     p.feed(b"data: a\r", |e| events.push(e.to_owned())).unwrap();
     p.finish();
     // Without the pending CR this LF is a blank line (no data → nothing), then "b".
-    p.feed(b"\ndata: b\n\n", |e| events.push(e.to_owned()))
-        .unwrap();
+    p.feed(b"\ndata: b\n\n", |e| events.push(e.to_owned())).unwrap();
     assert_eq!(events, vec![msg("b")]);
 }
 
@@ -495,11 +462,7 @@ fn id_is_reported() {
 fn id_persists_across_events() {
     assert_events(
         b"id: 1\ndata: a\n\ndata: b\n\nid: 2\ndata: c\n\n",
-        &[
-            ev("message", "a", "1"),
-            ev("message", "b", "1"),
-            ev("message", "c", "2"),
-        ],
+        &[ev("message", "a", "1"), ev("message", "b", "1"), ev("message", "c", "2")],
     );
 }
 
@@ -515,11 +478,7 @@ fn id_without_dispatch_still_sets_buffer() {
 fn id_with_nul_is_ignored() {
     let out = assert_events(
         b"id: 1\ndata: a\n\nid: x\0y\ndata: b\n\nid: \0\ndata: c\n\n",
-        &[
-            ev("message", "a", "1"),
-            ev("message", "b", "1"),
-            ev("message", "c", "1"),
-        ],
+        &[ev("message", "a", "1"), ev("message", "b", "1"), ev("message", "c", "1")],
     );
     assert_eq!(out.last_event_id, "1");
 }
@@ -540,30 +499,20 @@ fn id_after_data_applies_to_that_event() {
 
 #[test]
 fn id_keeps_extra_spaces_and_commas() {
-    assert_events(
-        b"id:  0,1,106\ndata: a\n\n",
-        &[ev("message", "a", " 0,1,106")],
-    );
+    assert_events(b"id:  0,1,106\ndata: a\n\n", &[ev("message", "a", " 0,1,106")]);
 }
 
 #[test]
 fn id_survives_finish_and_reset() {
     let mut p = SseParser::new();
     let mut events = Vec::new();
-    p.feed(b"id: 42\ndata: a\n\ndata: partial", |e| {
-        events.push(e.to_owned())
-    })
-    .unwrap();
+    p.feed(b"id: 42\ndata: a\n\ndata: partial", |e| events.push(e.to_owned())).unwrap();
     p.finish();
     assert_eq!(p.last_event_id(), "42");
     p.reset();
     assert_eq!(p.last_event_id(), "42");
-    p.feed(b"data: b\n\n", |e| events.push(e.to_owned()))
-        .unwrap();
-    assert_eq!(
-        events,
-        vec![ev("message", "a", "42"), ev("message", "b", "42")]
-    );
+    p.feed(b"data: b\n\n", |e| events.push(e.to_owned())).unwrap();
+    assert_eq!(events, vec![ev("message", "a", "42"), ev("message", "b", "42")]);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -594,12 +543,7 @@ fn retry_with_non_digits_is_ignored() {
         input.extend_from_slice(bad);
         input.extend_from_slice(b"data: x\n\n");
         let out = assert_events(&input, &[msg("x")]);
-        assert_eq!(
-            out.retry_ms,
-            Some(250),
-            "{:?}",
-            String::from_utf8_lossy(bad)
-        );
+        assert_eq!(out.retry_ms, Some(250), "{:?}", String::from_utf8_lossy(bad));
     }
     let out = assert_events(b"retry: abc\n\n", &[]);
     assert_eq!(out.retry_ms, None);
@@ -627,20 +571,14 @@ fn invalid_utf8_becomes_replacement_character() {
 
 #[test]
 fn truncated_sequence_is_one_replacement() {
-    assert_events(
-        b"data: \xe2\x82\n\ndata: x\xe2\x82\n\n",
-        &[msg("\u{FFFD}"), msg("x\u{FFFD}")],
-    );
+    assert_events(b"data: \xe2\x82\n\ndata: x\xe2\x82\n\n", &[msg("\u{FFFD}"), msg("x\u{FFFD}")]);
 }
 
 #[test]
 fn surrogates_and_overlongs_follow_lossy_semantics() {
     let input = b"data: \xed\xa0\x80|\xc0\xaf|\xf4\x90\x80\x80\n\n";
     let expected = String::from_utf8_lossy(&input[6..input.len() - 2]).into_owned();
-    assert_eq!(
-        expected,
-        "\u{FFFD}\u{FFFD}\u{FFFD}|\u{FFFD}\u{FFFD}|\u{FFFD}\u{FFFD}\u{FFFD}\u{FFFD}"
-    );
+    assert_eq!(expected, "\u{FFFD}\u{FFFD}\u{FFFD}|\u{FFFD}\u{FFFD}|\u{FFFD}\u{FFFD}\u{FFFD}\u{FFFD}");
     assert_events(input, &[msg(&expected)]);
 }
 
@@ -648,18 +586,12 @@ fn surrogates_and_overlongs_follow_lossy_semantics() {
 fn multibyte_utf8_split_across_feeds_is_intact() {
     // Every split point falls inside one of these characters at some point.
     assert_events("data: é€😀ü\n\n".as_bytes(), &[msg("é€😀ü")]);
-    assert_events(
-        "event: ✓\nid: ñ\ndata: ∑\n\n".as_bytes(),
-        &[ev("✓", "∑", "ñ")],
-    );
+    assert_events("event: ✓\nid: ñ\ndata: ∑\n\n".as_bytes(), &[ev("✓", "∑", "ñ")]);
 }
 
 #[test]
 fn invalid_utf8_in_event_type_and_id() {
-    assert_events(
-        b"event: \xfe\nid: \x80\ndata: x\n\n",
-        &[ev("\u{FFFD}", "x", "\u{FFFD}")],
-    );
+    assert_events(b"event: \xfe\nid: \x80\ndata: x\n\n", &[ev("\u{FFFD}", "x", "\u{FFFD}")]);
 }
 
 #[test]
@@ -678,28 +610,16 @@ fn too_large(limit: usize) -> Option<SseError> {
 fn default_limit_is_8_mib() {
     assert_eq!(DEFAULT_MAX_EVENT_BYTES, 8 * 1024 * 1024);
     assert_eq!(SseParser::new().max_event_bytes(), DEFAULT_MAX_EVENT_BYTES);
-    assert_eq!(
-        SseParser::default().max_event_bytes(),
-        DEFAULT_MAX_EVENT_BYTES
-    );
+    assert_eq!(SseParser::default().max_event_bytes(), DEFAULT_MAX_EVENT_BYTES);
 }
 
 #[test]
 fn line_at_the_limit_passes_one_over_fails() {
     // "data: abcd" is 10 bytes.
-    let ok = Outcome {
-        events: vec![msg("abcd")],
-        error: None,
-        comments: 0,
-        last_event_id: String::new(),
-        retry_ms: None,
-    };
+    let ok =
+        Outcome { events: vec![msg("abcd")], error: None, comments: 0, last_event_id: String::new(), retry_ms: None };
     assert_outcome_with_limit(10, b"data: abcd\n\n", &ok);
-    let err = Outcome {
-        events: vec![],
-        error: too_large(10),
-        ..ok
-    };
+    let err = Outcome { events: vec![], error: too_large(10), ..ok };
     assert_outcome_with_limit(10, b"data: abcde\n\n", &err);
 }
 
@@ -753,13 +673,8 @@ fn huge_comment_line_also_bounded() {
     let mut input = b":".to_vec();
     input.extend(std::iter::repeat_n(b'c', 100));
     input.extend_from_slice(b"\ndata: x\n\n");
-    let expected = Outcome {
-        events: vec![],
-        error: too_large(50),
-        comments: 0,
-        last_event_id: String::new(),
-        retry_ms: None,
-    };
+    let expected =
+        Outcome { events: vec![], error: too_large(50), comments: 0, last_event_id: String::new(), retry_ms: None };
     assert_outcome_with_limit(50, &input, &expected);
 }
 
@@ -767,25 +682,17 @@ fn huge_comment_line_also_bounded() {
 fn parser_is_poisoned_until_reset() {
     let mut p = SseParser::with_max_event_bytes(16);
     let mut events = Vec::new();
-    p.feed(b"id: 3\ndata: a\n\n", |e| events.push(e.to_owned()))
-        .unwrap();
+    p.feed(b"id: 3\ndata: a\n\n", |e| events.push(e.to_owned())).unwrap();
     let err = p.feed(b"data: 0123456789abcdef\n\n", |e| events.push(e.to_owned()));
     assert_eq!(err, Err(SseError::EventTooLarge { limit: 16 }));
     assert!(p.is_poisoned());
-    assert_eq!(
-        p.feed(b"data: b\n\n", |e| events.push(e.to_owned())),
-        Err(SseError::EventTooLarge { limit: 16 })
-    );
+    assert_eq!(p.feed(b"data: b\n\n", |e| events.push(e.to_owned())), Err(SseError::EventTooLarge { limit: 16 }));
     p.finish();
     assert!(p.is_poisoned(), "finish does not clear the poison");
     p.reset();
     assert!(!p.is_poisoned());
-    p.feed(b"data: c\n\n", |e| events.push(e.to_owned()))
-        .unwrap();
-    assert_eq!(
-        events,
-        vec![ev("message", "a", "3"), ev("message", "c", "3")]
-    );
+    p.feed(b"data: c\n\n", |e| events.push(e.to_owned())).unwrap();
+    assert_eq!(events, vec![ev("message", "a", "3"), ev("message", "c", "3")]);
 }
 
 #[test]
@@ -817,11 +724,9 @@ fn error_message_is_clear() {
 fn reset_discards_partial_event_and_pending_cr() {
     let mut p = SseParser::new();
     let mut events = Vec::new();
-    p.feed(b"event: x\ndata: a\r", |e| events.push(e.to_owned()))
-        .unwrap();
+    p.feed(b"event: x\ndata: a\r", |e| events.push(e.to_owned())).unwrap();
     p.reset();
-    p.feed(b"\ndata: b\n\n", |e| events.push(e.to_owned()))
-        .unwrap();
+    p.feed(b"\ndata: b\n\n", |e| events.push(e.to_owned())).unwrap();
     assert_eq!(events, vec![msg("b")]);
 }
 
@@ -836,11 +741,7 @@ fn reset_keeps_retry_and_comment_count() {
 
 #[test]
 fn event_ref_converts_to_owned() {
-    let r = SseEventRef {
-        event: "batch",
-        data: "{}",
-        id: "1",
-    };
+    let r = SseEventRef { event: "batch", data: "{}", id: "1" };
     let owned = r.to_owned();
     assert_eq!(owned, ev("batch", "{}", "1"));
     assert_eq!(SseEvent::from(r), owned);
@@ -900,8 +801,7 @@ fn realistic_trigger_stream() {
     let batch: serde_json::Value = serde_json::from_str(&out.events[0].data).unwrap();
     assert_eq!(batch["records"][0]["seq_num"], 0);
     assert_eq!(batch["tail"]["seq_num"], 1);
-    let body: serde_json::Value =
-        serde_json::from_str(batch["records"][0]["body"].as_str().unwrap()).unwrap();
+    let body: serde_json::Value = serde_json::from_str(batch["records"][0]["body"].as_str().unwrap()).unwrap();
     assert_eq!(body["data"]["delta"], "pong");
 }
 
@@ -918,10 +818,7 @@ fn realistic_trigger_stream_with_crlf_and_keepalive_comments() {
 #[test]
 fn realistic_stream_cut_mid_event_drops_it() {
     let cut = TRIGGER_STREAM.find("id: 1,2,212").unwrap() + 40;
-    let out = assert_events(
-        &TRIGGER_STREAM.as_bytes()[..cut],
-        &parse_all(&[TRIGGER_STREAM.as_bytes()])[..2],
-    );
+    let out = assert_events(&TRIGGER_STREAM.as_bytes()[..cut], &parse_all(&[TRIGGER_STREAM.as_bytes()])[..2]);
     // The cut event's `id` was read but the event never dispatched: the last-event-id is still
     // the last delivered event's (a reconnect resumes after what was received).
     assert_eq!(out.last_event_id, "0,1,106");
@@ -929,10 +826,7 @@ fn realistic_stream_cut_mid_event_drops_it() {
 
 #[test]
 fn error_event_type() {
-    assert_events(
-        b"event: error\ndata: stream failed\n\n",
-        &[ev("error", "stream failed", "")],
-    );
+    assert_events(b"event: error\ndata: stream failed\n\n", &[ev("error", "stream failed", "")]);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1023,11 +917,7 @@ impl StreamBuilder {
             self.line(b"x-unknown: field");
         }
         // One in eight events has no data and must not dispatch.
-        let lines = if self.rng.below(8) == 0 {
-            0
-        } else {
-            1 + self.rng.below(3)
-        };
+        let lines = if self.rng.below(8) == 0 { 0 } else { 1 + self.rng.below(3) };
         let mut data = String::new();
         for _ in 0..lines {
             let (line, value): (Vec<u8>, String) = match self.rng.below(7) {
@@ -1038,14 +928,8 @@ impl StreamBuilder {
                 1 => (b"data:  two spaces".to_vec(), " two spaces".to_owned()),
                 2 => (b"data".to_vec(), String::new()),
                 3 => (b"data:tight".to_vec(), "tight".to_owned()),
-                4 => (
-                    "data: héllo €😀".as_bytes().to_vec(),
-                    "héllo €😀".to_owned(),
-                ),
-                5 => (
-                    b"data: bad\xff\xfe\xe2\x82".to_vec(),
-                    "bad\u{FFFD}\u{FFFD}\u{FFFD}".to_owned(),
-                ),
+                4 => ("data: héllo €😀".as_bytes().to_vec(), "héllo €😀".to_owned()),
+                5 => (b"data: bad\xff\xfe\xe2\x82".to_vec(), "bad\u{FFFD}\u{FFFD}\u{FFFD}".to_owned()),
                 _ => (b"data: \xEF\xBB\xBFbom".to_vec(), "\u{FEFF}bom".to_owned()),
             };
             self.line(&line);
@@ -1079,13 +963,8 @@ fn random_splits_of_mixed_stream_give_identical_events() {
         b.event(n);
     }
     // A trailing event without its blank line: must never appear.
-    b.input
-        .extend_from_slice(b"event: cut\ndata: never delivered");
-    assert!(
-        b.expected.len() >= 40,
-        "stream has {} events",
-        b.expected.len()
-    );
+    b.input.extend_from_slice(b"event: cut\ndata: never delivered");
+    assert!(b.expected.len() >= 40, "stream has {} events", b.expected.len());
 
     let expected = Outcome {
         events: b.expected.clone(),

@@ -35,7 +35,8 @@ struct Terminator {
 
 impl Terminator {
     fn start(backend: SocketAddr) -> Terminator {
-        let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(SERVER_CERT).map(|c| c.unwrap()).collect();
+        let certs: Vec<CertificateDer<'static>> =
+            CertificateDer::pem_slice_iter(SERVER_CERT).map(|c| c.unwrap()).collect();
         let key = PrivateKeyDer::from_pem_slice(SERVER_KEY).unwrap();
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let config = rustls::ServerConfig::builder_with_provider(provider)
@@ -86,7 +87,13 @@ impl Drop for Terminator {
 }
 
 /// One connection: TLS from the client, plain TCP to the backend, both ways until either side ends.
-fn forward(sock: TcpStream, backend: SocketAddr, config: Arc<rustls::ServerConfig>, stop: &AtomicBool, resumed: &AtomicU64) {
+fn forward(
+    sock: TcpStream,
+    backend: SocketAddr,
+    config: Arc<rustls::ServerConfig>,
+    stop: &AtomicBool,
+    resumed: &AtomicU64,
+) {
     let Ok(mut plain) = TcpStream::connect(backend) else { return };
     let tick = Some(Duration::from_millis(2));
     let _ = sock.set_read_timeout(tick);
@@ -126,9 +133,12 @@ fn forward(sock: TcpStream, backend: SocketAddr, config: Arc<rustls::ServerConfi
 }
 
 fn tls_config(terminator: &Terminator, server: &DevServer) -> ClientConfig {
-    ClientConfig::new(server.secret_key())
-        .with_base_url(terminator.url())
-        .with_retry(RetryPolicy { base_delay: Duration::from_millis(10), max_delay: Duration::from_millis(100), max_attempts: 2, ..RetryPolicy::default() })
+    ClientConfig::new(server.secret_key()).with_base_url(terminator.url()).with_retry(RetryPolicy {
+        base_delay: Duration::from_millis(10),
+        max_delay: Duration::from_millis(100),
+        max_attempts: 2,
+        ..RetryPolicy::default()
+    })
 }
 
 #[test]
@@ -161,7 +171,9 @@ fn without_the_ca_the_certificate_is_refused() {
 fn replacing_the_roots_trusts_only_the_given_ca() {
     let server = server(RunMode::Server);
     let terminator = Terminator::start(server.addr());
-    let client = Client::new(tls_config(&terminator, &server).with_extra_root_certs_pem(CA).with_replace_root_certs(true)).unwrap();
+    let client =
+        Client::new(tls_config(&terminator, &server).with_extra_root_certs_pem(CA).with_replace_root_certs(true))
+            .unwrap();
     let chat = open(&client);
     chat.send_text("only our CA").unwrap();
     assert_eq!(collect_turn(&chat).text, "You said: only our CA");
@@ -176,7 +188,9 @@ fn new_connections_resume_the_tls_session() {
     let terminator = Terminator::start(server.addr());
     // Cold `.out` connections: one per turn, each a new TCP connection that resumes the session
     // the client's first connection (a REST call) made.
-    let client = Client::new(tls_config(&terminator, &server).with_extra_root_certs_pem(CA).with_keep_warm(Duration::ZERO)).unwrap();
+    let client =
+        Client::new(tls_config(&terminator, &server).with_extra_root_certs_pem(CA).with_keep_warm(Duration::ZERO))
+            .unwrap();
     let chat = open(&client);
     for i in 0..3 {
         chat.send_text(&format!("turn {i}")).unwrap();

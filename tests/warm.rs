@@ -50,7 +50,11 @@ fn the_next_turn_streams_on_the_warm_connection() {
             assert!(turn.others.iter().all(|e| !matches!(e, Event::Reconnecting { .. })), "{:?}", turn.others);
         }
         // The appends reuse the REST agent's kept-alive connection, the turns the chat's `.out`.
-        assert_eq!(delta(before, client.connection_stats()), (0, 0, 0), "{mode:?}: no new connection after the first turn");
+        assert_eq!(
+            delta(before, client.connection_stats()),
+            (0, 0, 0),
+            "{mode:?}: no new connection after the first turn"
+        );
         assert_eq!(in_messages(&server, chat.session_id()).len(), 6);
     });
 }

@@ -66,19 +66,14 @@ fn message_chunk_from_the_protocol() {
         "message": {"id": "msg-1", "role": "user", "parts": [{"type": "text", "text": "hi"}]},
         "metadata": {"userId": "u"}}});
     let c: ChatInputChunk = round_trip(v);
-    let ChatInputChunk::Message { payload } = c else {
-        panic!("not a message")
-    };
+    let ChatInputChunk::Message { payload } = c else { panic!("not a message") };
     assert_eq!(payload.trigger, Trigger::SubmitMessage);
     assert_eq!(payload.message.unwrap().text(), "hi");
 }
 
 #[test]
 fn built_chunks_have_exactly_the_protocol_shape() {
-    let submit = ChatInputChunk::message(ChatTaskWirePayload::submit(
-        "c1",
-        UIMessage::user_text("m", "hi"),
-    ));
+    let submit = ChatInputChunk::message(ChatTaskWirePayload::submit("c1", UIMessage::user_text("m", "hi")));
     assert_eq!(
         serde_json::to_value(&submit).unwrap(),
         json!({"kind": "message", "payload": {"chatId": "c1", "trigger": "submit-message",
@@ -101,10 +96,7 @@ fn built_chunks_have_exactly_the_protocol_shape() {
         json!({"kind": "message", "payload": {"chatId": "c1", "trigger": "action",
             "action": {"type": "undo"}, "metadata": {"a": 1}}})
     );
-    assert_eq!(
-        serde_json::to_string(&ChatInputChunk::stop(None)).unwrap(),
-        r#"{"kind":"stop"}"#
-    );
+    assert_eq!(serde_json::to_string(&ChatInputChunk::stop(None)).unwrap(), r#"{"kind":"stop"}"#);
     assert_eq!(
         serde_json::to_value(ChatInputChunk::stop(Some("user".into()))).unwrap(),
         json!({"kind": "stop", "message": "user"})
@@ -129,13 +121,7 @@ fn unknown_triggers_and_kinds_are_readable() {
     assert_eq!(p.trigger, Trigger::Other("future-trigger".into()));
     let p: ChatTaskWirePayload = round_trip(json!({"chatId": "c", "trigger": "handover-prepare"}));
     assert_eq!(p.trigger, Trigger::HandoverPrepare);
-    for t in [
-        "submit-message",
-        "regenerate-message",
-        "preload",
-        "close",
-        "action",
-    ] {
+    for t in ["submit-message", "regenerate-message", "preload", "close", "action"] {
         assert_eq!(Trigger::parse(t).as_str(), t);
         assert!(!matches!(Trigger::parse(t), Trigger::Other(_)));
     }
@@ -143,8 +129,7 @@ fn unknown_triggers_and_kinds_are_readable() {
     let c: ChatInputChunk = serde_json::from_value(json!({"kind": "teleport", "x": 1})).unwrap();
     assert_eq!(c, ChatInputChunk::Unknown);
     assert!(serde_json::to_string(&c).is_err());
-    let h: ChatInputChunk =
-        round_trip(json!({"kind": "handover", "partialAssistantMessage": [], "isFinal": true}));
+    let h: ChatInputChunk = round_trip(json!({"kind": "handover", "partialAssistantMessage": [], "isFinal": true}));
     assert!(matches!(h, ChatInputChunk::Handover { .. }));
     let s: ChatInputChunk = round_trip(json!({"kind": "handover-skip"}));
     assert!(matches!(s, ChatInputChunk::HandoverSkip { .. }));
@@ -192,10 +177,7 @@ fn session_response_from_the_protocol() {
     let s: SessionResponse = round_trip(created_session());
     assert_eq!(s.id, "session_abc");
     assert_eq!(s.run_id.as_deref(), Some("run_1"));
-    assert_eq!(
-        s.public_access_token.as_ref().map(Secret::expose),
-        Some("eyJhbGciOiJIUzI1NiJ9.secret-payload.sig")
-    );
+    assert_eq!(s.public_access_token.as_ref().map(Secret::expose), Some("eyJhbGciOiJIUzI1NiJ9.secret-payload.sig"));
     assert_eq!(s.is_cached, Some(false));
     assert!(!s.is_closed());
 }
@@ -229,14 +211,8 @@ fn retrieved_and_closed_sessions() {
 
 #[test]
 fn close_request_is_never_empty() {
-    assert_eq!(
-        serde_json::to_string(&CloseSessionRequest::default()).unwrap(),
-        "{}"
-    );
-    let r = CloseSessionRequest {
-        reason: Some("bye".into()),
-        ..Default::default()
-    };
+    assert_eq!(serde_json::to_string(&CloseSessionRequest::default()).unwrap(), "{}");
+    let r = CloseSessionRequest { reason: Some("bye".into()), ..Default::default() };
     assert_eq!(serde_json::to_string(&r).unwrap(), r#"{"reason":"bye"}"#);
 }
 
@@ -248,8 +224,7 @@ fn append_responses() {
     assert_eq!(a.seq, None);
     let a: AppendResponse = round_trip(json!({"ok": true, "seq": 0, "pendingVersion": true}));
     assert_eq!(a.pending_version, Some(true));
-    let a: AppendResponse =
-        round_trip(json!({"ok": false, "error": "Cannot append to a closed session"}));
+    let a: AppendResponse = round_trip(json!({"ok": false, "error": "Cannot append to a closed session"}));
     assert!(!a.ok);
 }
 
@@ -261,11 +236,9 @@ fn error_bodies() {
     assert_eq!(e.extra["param"], "access_token");
     assert!(!e.is_session_closed());
 
-    let e: ErrorBody =
-        round_trip(json!({"ok": false, "error": "Cannot append to a closed session"}));
+    let e: ErrorBody = round_trip(json!({"ok": false, "error": "Cannot append to a closed session"}));
     assert!(e.is_session_closed());
-    let e: ErrorBody =
-        round_trip(json!({"error": "closed", "code": "session_closed", "closedReason": "user"}));
+    let e: ErrorBody = round_trip(json!({"error": "closed", "code": "session_closed", "closedReason": "user"}));
     assert!(e.is_session_closed());
     assert_eq!(e.closed_reason.as_deref(), Some("user"));
     let e: ErrorBody = serde_json::from_value(
@@ -276,10 +249,7 @@ fn error_bodies() {
     // Odd bodies still give a message.
     let e: ErrorBody = serde_json::from_value(json!({"error": {"message": "x"}})).unwrap();
     assert_eq!(e.error.as_deref(), Some(r#"{"message":"x"}"#));
-    assert_eq!(
-        serde_json::to_string(&ErrorBody::new("Task not found")).unwrap(),
-        r#"{"error":"Task not found"}"#
-    );
+    assert_eq!(serde_json::to_string(&ErrorBody::new("Task not found")).unwrap(), r#"{"error":"Task not found"}"#);
 }
 
 #[test]
@@ -292,11 +262,8 @@ fn trigger_task_request_and_response() {
     assert_eq!(o.queue.unwrap().name, "chat");
     assert_eq!(o.extra["priority"], 5);
 
-    let minimal = TriggerTaskRequest {
-        payload: ChatTaskWirePayload::preload("c1"),
-        options: None,
-        extra: Default::default(),
-    };
+    let minimal =
+        TriggerTaskRequest { payload: ChatTaskWirePayload::preload("c1"), options: None, extra: Default::default() };
     assert_eq!(
         serde_json::to_value(&minimal).unwrap(),
         json!({"payload": {"chatId": "c1", "trigger": "preload", "messages": []}})
@@ -310,33 +277,14 @@ fn trigger_task_request_and_response() {
 
 #[test]
 fn run_status() {
-    let r: RunResponse = round_trip(
-        json!({"id": "run_1", "status": "EXECUTING", "isCompleted": false,
-        "isFailed": false, "isCancelled": false, "taskIdentifier": "t"}),
-    );
+    let r: RunResponse = round_trip(json!({"id": "run_1", "status": "EXECUTING", "isCompleted": false,
+        "isFailed": false, "isCancelled": false, "taskIdentifier": "t"}));
     assert!(!r.is_final());
-    for s in [
-        "COMPLETED",
-        "CANCELED",
-        "FAILED",
-        "CRASHED",
-        "SYSTEM_FAILURE",
-        "EXPIRED",
-        "TIMED_OUT",
-    ] {
+    for s in ["COMPLETED", "CANCELED", "FAILED", "CRASHED", "SYSTEM_FAILURE", "EXPIRED", "TIMED_OUT"] {
         assert!(RunStatus::is_final(s), "{s}");
         assert_eq!(RunStatus::parse(s).unwrap().as_str(), s);
     }
-    for s in [
-        "PENDING_VERSION",
-        "QUEUED",
-        "DEQUEUED",
-        "EXECUTING",
-        "WAITING",
-        "DELAYED",
-        "SOMETHING_NEW",
-        "",
-    ] {
+    for s in ["PENDING_VERSION", "QUEUED", "DEQUEUED", "EXECUTING", "WAITING", "DELAYED", "SOMETHING_NEW", ""] {
         assert!(!RunStatus::is_final(s), "{s}");
     }
     assert_eq!(RunStatus::parse("SOMETHING_NEW"), None);

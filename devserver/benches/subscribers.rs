@@ -282,7 +282,11 @@ fn main() {
         "devserver subscribers: {connected}/{n} concurrent .out subscribers held {:.1} s (server pings every {ping_ms} ms)",
         window.as_secs_f64()
     );
-    println!("  server RSS before: {} at start, {} with {n} sessions (each with a waiting agent run)", mib(rss_start), mib(rss_sessions));
+    println!(
+        "  server RSS before: {} at start, {} with {n} sessions (each with a waiting agent run)",
+        mib(rss_start),
+        mib(rss_sessions)
+    );
     println!(
         "  server RSS with the subscribers: VmRSS {} at open, {} at end, max sampled {}, VmHWM {}  (~{:.1} KiB per subscriber)",
         mib(rss_open),

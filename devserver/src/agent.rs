@@ -631,7 +631,9 @@ impl Agent {
             }
             self.emit(json!({ "type": "tool-input-delta", "toolCallId": call_id, "inputTextDelta": p }))?;
         }
-        self.emit(json!({ "type": "tool-input-available", "toolCallId": call_id, "toolName": TOOL_NAME, "input": input }))?;
+        self.emit(
+            json!({ "type": "tool-input-available", "toolCallId": call_id, "toolName": TOOL_NAME, "input": input }),
+        )?;
         self.emit(json!({ "type": "tool-approval-request", "approvalId": approval_id, "toolCallId": call_id }))?;
         self.emit(json!({ "type": "finish-step" }))?;
         self.emit(json!({ "type": "finish", "finishReason": "tool-calls" }))?;

@@ -141,7 +141,8 @@ impl Tokens {
                     return Err(ApiError::unauthenticated());
                 }
                 if let Some(cutoff) = expire_before {
-                    let serial = c.jti.as_deref().and_then(|j| j.strip_prefix("tok_")).and_then(|s| s.parse::<u64>().ok());
+                    let serial =
+                        c.jti.as_deref().and_then(|j| j.strip_prefix("tok_")).and_then(|s| s.parse::<u64>().ok());
                     let expired = match serial {
                         Some(s) => s < cutoff.serial,
                         // A token signed elsewhere: expired when issued before the cut-off's second.

@@ -37,10 +37,7 @@ impl ApiError {
     }
 
     pub fn expired() -> Self {
-        Self::msg(
-            401,
-            "Public Access Token has expired. Request a new token and try again.",
-        )
+        Self::msg(401, "Public Access Token has expired. Request a new token and try again.")
     }
 
     pub fn forbidden() -> Self {

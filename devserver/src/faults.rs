@@ -137,11 +137,9 @@ impl FaultState {
     /// Replaces the settings; `next_serial` is the serial the next minted token will get.
     pub fn set(&mut self, faults: Faults, next_serial: u64) {
         let times = |v: Option<u64>, t: Option<u32>| if v.is_some() { t.unwrap_or(1) } else { 0 };
-        self.drop_records_left =
-            times(faults.out_drop_after_records, faults.out_drop_after_records_times);
+        self.drop_records_left = times(faults.out_drop_after_records, faults.out_drop_after_records_times);
         self.drop_bytes_left = times(faults.out_drop_after_bytes, faults.out_drop_after_bytes_times);
-        self.error_records_left =
-            times(faults.out_error_after_records, faults.out_error_after_records_times);
+        self.error_records_left = times(faults.out_error_after_records, faults.out_error_after_records_times);
         self.stall_left = times(faults.stall_next_out_ms, faults.stall_next_out_times);
         self.fail_left = faults.fail_next_requests.unwrap_or(0);
         self.slow_body_left = faults.slow_body_next_requests.unwrap_or(0);

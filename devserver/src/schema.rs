@@ -115,7 +115,11 @@ pub fn integer(v: &Value, path: &str, min: Option<i64>, max: Option<i64>) -> Che
     if let Some(min) = min.filter(|&m| n < m as f64) {
         return Err(issue(
             path,
-            if min == 1 { "Number must be greater than 0".to_string() } else { format!("Number must be greater than or equal to {min}") },
+            if min == 1 {
+                "Number must be greater than 0".to_string()
+            } else {
+                format!("Number must be greater than or equal to {min}")
+            },
         ));
     }
     if let Some(max) = max.filter(|&m| n > m as f64) {
@@ -248,9 +252,7 @@ fn concurrency_limits(v: &Value, path: &str) -> Checked<()> {
 fn external_deployment_id(v: &Value, path: &str) -> Checked<()> {
     match v {
         Value::Null => Ok(()),
-        Value::String(s) if js_len(js_trim(s)) > 128 => {
-            Err(issue(path, "externalId must be at most 128 characters"))
-        }
+        Value::String(s) if js_len(js_trim(s)) > 128 => Err(issue(path, "externalId must be at most 128 characters")),
         Value::String(_) => Ok(()),
         other => Err(expected(path, "string", other)),
     }

@@ -128,7 +128,12 @@ impl Cut {
 }
 
 /// Withholds records for `length`, writing `heartbeat` meanwhile (bytes that are no record).
-async fn stall(w: &mut Writer, tx: &mpsc::Sender<Chunk>, length: Duration, heartbeat: Option<Heartbeat>) -> Result<(), Gone> {
+async fn stall(
+    w: &mut Writer,
+    tx: &mpsc::Sender<Chunk>,
+    length: Duration,
+    heartbeat: Option<Heartbeat>,
+) -> Result<(), Gone> {
     let end = Instant::now() + length;
     let (every, pieces): (u64, Vec<&str>) = match heartbeat {
         None => (u64::MAX, Vec::new()),

@@ -47,10 +47,7 @@ impl OutRecord {
     }
 
     pub fn control(&self) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k == CONTROL)
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(k, _)| k == CONTROL).map(|(_, v)| v.as_str())
     }
 }
 
@@ -250,12 +247,7 @@ impl Session {
     /// `.out` (at steady state `[turn-complete, trim]`) and is settled when the newest
     /// non-command record among them is a turn-complete.
     pub fn is_settled(&self) -> bool {
-        self.out
-            .iter()
-            .rev()
-            .take(2)
-            .find(|r| !r.is_command())
-            .is_some_and(|r| r.control() == Some("turn-complete"))
+        self.out.iter().rev().take(2).find(|r| !r.is_command()).is_some_and(|r| r.control() == Some("turn-complete"))
     }
 
     /// The S2 tail: the seq the next record will get.
@@ -280,7 +272,8 @@ impl Session {
 
     /// Whether `rec` is a control record (not a message) an earlier run already applied.
     pub fn is_applied_control(&self, rec: &InRecord) -> bool {
-        self.applied_in.is_some_and(|a| rec.seq <= a) && rec.parsed().get("kind").and_then(Value::as_str) != Some("message")
+        self.applied_in.is_some_and(|a| rec.seq <= a)
+            && rec.parsed().get("kind").and_then(Value::as_str) != Some("message")
     }
 
     /// `.in` records no agent has consumed yet.
@@ -419,7 +412,13 @@ impl Store {
     /// close comes from the session's own run (`callingRunId`, already exiting) or the server
     /// is told to write nothing, the live agent answers it as 4.8's does: a `session-closed`
     /// record (with `session-closed-reason`) on `.out`, and its run ends.
-    pub fn close_session(&mut self, id: &str, reason: Option<String>, calling_run_id: Option<&str>, writes_nothing: bool) {
+    pub fn close_session(
+        &mut self,
+        id: &str,
+        reason: Option<String>,
+        calling_run_id: Option<&str>,
+        writes_nothing: bool,
+    ) {
         let live = self.live_run(id).map(|r| r.id.clone());
         let Some(s) = self.sessions.get_mut(id) else { return };
         if s.closed_at.is_some() {

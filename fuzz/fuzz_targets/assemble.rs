@@ -18,8 +18,7 @@
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
 use tchat::assemble::{
-    approval_response, parse_partial_json, pending_approvals, repair_json, slim_for_wire,
-    ApprovalError, Assembler,
+    approval_response, parse_partial_json, pending_approvals, repair_json, slim_for_wire, ApprovalError, Assembler,
 };
 use tchat::records::ChunkRecord;
 use tchat::wire::UIMessage;
@@ -61,12 +60,11 @@ fn check_approvals(a: &Assembler) {
     for (i, p) in pending.iter().enumerate().take(3) {
         let mut copy = a.clone();
         let reason = (i % 2 == 0).then_some("fuzz");
-        let slim = copy
-            .respond_to_approval(&p.approval_id, i % 2 == 0, reason)
-            .expect("a pending approval can be answered");
+        let slim =
+            copy.respond_to_approval(&p.approval_id, i % 2 == 0, reason).expect("a pending approval can be answered");
         assert_eq!(slim.role, "assistant");
-        let again = approval_response(a.message(), &p.approval_id, true, None)
-            .expect("a pending approval can be answered");
+        let again =
+            approval_response(a.message(), &p.approval_id, true, None).expect("a pending approval can be answered");
         assert_eq!(again.id, a.message().id);
         // Answered once, it is no longer pending.
         match copy.respond_to_approval(&p.approval_id, true, None) {

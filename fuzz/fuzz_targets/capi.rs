@@ -312,7 +312,9 @@ impl Ctx {
 
     fn value(&mut self, v: &JsonValue) -> Value {
         match v {
-            JsonValue::Raw(b) => serde_json::from_slice(b).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(b).into())),
+            JsonValue::Raw(b) => {
+                serde_json::from_slice(b).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(b).into()))
+            }
             JsonValue::Text(s) => self.text(s).map_or(Value::Null, Value::String),
             JsonValue::Number(n) => json!(n),
             JsonValue::Message { role, id, parts } => {
@@ -330,10 +332,22 @@ impl Ctx {
     fn part(&mut self, p: &Part) -> Value {
         let streaming = |s: bool| if s { "streaming" } else { "done" };
         match p {
-            Part::Text { text, streaming: s } => json!({"type": "text", "text": self.text(text), "state": streaming(*s)}),
-            Part::Reasoning { id, streaming: s } => json!({"type": "reasoning", "id": self.text(id), "text": "", "state": streaming(*s)}),
+            Part::Text { text, streaming: s } => {
+                json!({"type": "text", "text": self.text(text), "state": streaming(*s)})
+            }
+            Part::Reasoning { id, streaming: s } => {
+                json!({"type": "reasoning", "id": self.text(id), "text": "", "state": streaming(*s)})
+            }
             Part::Tool { name, call, state, approval } => {
-                let states = ["input-streaming", "input-available", "approval-requested", "approval-responded", "output-available", "output-error", "output-denied"];
+                let states = [
+                    "input-streaming",
+                    "input-available",
+                    "approval-requested",
+                    "approval-responded",
+                    "output-available",
+                    "output-error",
+                    "output-denied",
+                ];
                 let name = self.text(name).unwrap_or_default();
                 let mut t = json!({
                     "type": format!("tool-{name}"),
@@ -369,8 +383,20 @@ impl Ctx {
                 Some(bytes)
             }
             State::Built {
-                version, session_id, chat_id, task_id, run_id, token, last_event_id, client_mode,
-                last_message_seq, last_assistant, partial, continuing, metadata, extra_field,
+                version,
+                session_id,
+                chat_id,
+                task_id,
+                run_id,
+                token,
+                last_event_id,
+                client_mode,
+                last_message_seq,
+                last_assistant,
+                partial,
+                continuing,
+                metadata,
+                extra_field,
             } => {
                 let mut o = json!({
                     "version": if *version < 250 { 1 } else { u32::from(*version) },
@@ -502,9 +528,13 @@ impl Ctx {
             Op::SetSendObserver(s, with_callback, with_free) => {
                 let o = ptr(&self.client_options, *s);
                 let cb: tchat_send_observer_callback = with_callback.then_some(send_observer as _);
-                let (ud, free): (*mut c_void, tchat_user_data_free_callback) =
-                    if *with_callback && *with_free { (new_user_data(), Some(free_user_data)) } else { (null_mut(), None) };
-                let st = self.check(unsafe { tchat_client_options_set_send_observer(o, cb, ud, free) }, "set_send_observer");
+                let (ud, free): (*mut c_void, tchat_user_data_free_callback) = if *with_callback && *with_free {
+                    (new_user_data(), Some(free_user_data))
+                } else {
+                    (null_mut(), None)
+                };
+                let st =
+                    self.check(unsafe { tchat_client_options_set_send_observer(o, cb, ud, free) }, "set_send_observer");
                 if st != TCHAT_OK && !ud.is_null() {
                     unsafe { free_user_data(ud) };
                 }
@@ -516,9 +546,13 @@ impl Ctx {
             Op::SetTokenProvider(s, with_callback, with_free) => {
                 let o = ptr(&self.client_options, *s);
                 let cb: tchat_token_provider_callback = with_callback.then_some(token_provider as _);
-                let (ud, free): (*mut c_void, tchat_user_data_free_callback) =
-                    if *with_callback && *with_free { (new_user_data(), Some(free_user_data)) } else { (null_mut(), None) };
-                let st = self.check(unsafe { tchat_client_options_set_token_provider(o, cb, ud, free) }, "set_token_provider");
+                let (ud, free): (*mut c_void, tchat_user_data_free_callback) = if *with_callback && *with_free {
+                    (new_user_data(), Some(free_user_data))
+                } else {
+                    (null_mut(), None)
+                };
+                let st = self
+                    .check(unsafe { tchat_client_options_set_token_provider(o, cb, ud, free) }, "set_token_provider");
                 if st != TCHAT_OK && !ud.is_null() {
                     // Not taken: still ours.
                     unsafe { free_user_data(ud) };
@@ -569,14 +603,18 @@ impl Ctx {
                 }
             }
             Op::SetChatId(s, v) => self.chat_opt_str(*s, v, tchat_chat_options_set_chat_id, "set_chat_id"),
-            Op::SetMetadata(s, v) => self.chat_opt_str(*s, v, tchat_chat_options_set_metadata_json, "set_metadata_json"),
+            Op::SetMetadata(s, v) => {
+                self.chat_opt_str(*s, v, tchat_chat_options_set_metadata_json, "set_metadata_json")
+            }
             Op::SetMachine(s, v) => self.chat_opt_str(*s, v, tchat_chat_options_set_machine, "set_machine"),
             Op::SetQueue(s, v) => self.chat_opt_str(*s, v, tchat_chat_options_set_queue, "set_queue"),
             Op::AddTag(s, v) => self.chat_opt_str(*s, v, tchat_chat_options_add_tag, "add_tag"),
             Op::SetTriggerConfig(s, v) => {
                 self.chat_opt_str(*s, v, tchat_chat_options_set_trigger_config_json, "set_trigger_config_json")
             }
-            Op::SetFirstMessage(s, v) => self.chat_opt_str(*s, v, tchat_chat_options_set_first_message, "set_first_message"),
+            Op::SetFirstMessage(s, v) => {
+                self.chat_opt_str(*s, v, tchat_chat_options_set_first_message, "set_first_message")
+            }
             Op::SetMaxAttempts(s, n) => {
                 let o = pick(&self.chat_options, *s).map_or(null_mut(), |(_, (o, _))| o);
                 self.check(unsafe { tchat_chat_options_set_max_attempts(o, *n) }, "set_max_attempts");
@@ -660,8 +698,11 @@ impl Ctx {
             Op::ChatSetCallback(s, with_callback, with_free) => {
                 let c = ptr(&self.chats, *s);
                 let cb: tchat_event_callback = with_callback.then_some(event_callback as _);
-                let (ud, free): (*mut c_void, tchat_user_data_free_callback) =
-                    if *with_callback && *with_free { (new_user_data(), Some(free_user_data)) } else { (null_mut(), None) };
+                let (ud, free): (*mut c_void, tchat_user_data_free_callback) = if *with_callback && *with_free {
+                    (new_user_data(), Some(free_user_data))
+                } else {
+                    (null_mut(), None)
+                };
                 let st = self.check(unsafe { tchat_chat_set_callback(c, cb, ud, free) }, "chat_set_callback");
                 if st != TCHAT_OK && !ud.is_null() {
                     unsafe { free_user_data(ud) };
@@ -673,7 +714,8 @@ impl Ctx {
                 let first = save_state(chat);
                 let mut again: *mut tchat_chat = null_mut();
                 let c_first = std::ffi::CString::new(first.clone()).expect("saved state has no NUL");
-                let st = self.check(unsafe { tchat_chat_restore(client, c_first.as_ptr(), &mut again) }, "chat_restore (saved)");
+                let st = self
+                    .check(unsafe { tchat_chat_restore(client, c_first.as_ptr(), &mut again) }, "chat_restore (saved)");
                 assert_eq!(st, TCHAT_OK, "a saved state does not restore: {}", last_error());
                 let second = save_state(again);
                 assert_eq!(first, second, "save_state is not a fixed point of restore");

@@ -9,7 +9,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use tchat::assemble::Assembler;
-use tchat::records::{check_body_readers, ChunkRecord, DeltaKind, Decoder, StreamItem};
+use tchat::records::{check_body_readers, ChunkRecord, Decoder, DeltaKind, StreamItem};
 
 fuzz_target!(|input: &[u8]| {
     let Some((&selector, rest)) = input.split_first() else {
@@ -24,11 +24,7 @@ fuzz_target!(|input: &[u8]| {
         6 => "",
         _ => "unknown",
     };
-    let start = if selector & 0x80 != 0 {
-        Some(u64::from(selector & 0x0f))
-    } else {
-        None
-    };
+    let start = if selector & 0x80 != 0 { Some(u64::from(selector & 0x0f)) } else { None };
     let data = String::from_utf8_lossy(rest);
 
     // The same bytes as the unescaped text of a record body.
@@ -74,14 +70,8 @@ fuzz_target!(|input: &[u8]| {
         }
         if pass == 1 {
             let stats = decoder.stats();
-            assert_eq!(
-                stats.chunks, stats_before.chunks,
-                "a replayed chunk was emitted twice"
-            );
-            assert_eq!(
-                stats.controls, stats_before.controls,
-                "a replayed control was emitted twice"
-            );
+            assert_eq!(stats.chunks, stats_before.chunks, "a replayed chunk was emitted twice");
+            assert_eq!(stats.controls, stats_before.controls, "a replayed control was emitted twice");
             assert_eq!(after, before);
         }
     }

@@ -51,11 +51,7 @@ fuzz_target!(|input: &[u8]| {
     let Some((&control, stream)) = input.split_first() else {
         return;
     };
-    let limit = if control & 0x80 != 0 {
-        usize::from(control & 0x7f) * 3
-    } else {
-        DEFAULT_MAX_EVENT_BYTES
-    };
+    let limit = if control & 0x80 != 0 { usize::from(control & 0x7f) * 3 } else { DEFAULT_MAX_EVENT_BYTES };
     let at = stream.len() * usize::from(control) / 255;
 
     let whole = run(limit, [stream]);

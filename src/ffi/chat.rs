@@ -10,8 +10,8 @@ use serde_json::Value;
 use super::client::{tchat_client, tchat_user_data_free_callback};
 use super::event::tchat_event;
 use super::{
-    arg_mut, arg_opt_str, arg_out, arg_ref, arg_str, c_string, ffi_boundary, ffi_getter, owned_c_string,
-    tchat_status, write_out, Fail, UserData, UserDataGuard,
+    arg_mut, arg_opt_str, arg_out, arg_ref, arg_str, c_string, ffi_boundary, ffi_getter, owned_c_string, tchat_status,
+    write_out, Fail, UserData, UserDataGuard,
 };
 use crate::chat::{is_valid_chat_id, Chat, ChatOptions, TriggerConfig, CHAT_ID_RULE};
 use crate::event::Event;

@@ -4,8 +4,8 @@ use std::os::raw::{c_char, c_int, c_void};
 use std::sync::Arc;
 
 use super::{
-    arg_bytes, arg_mut, arg_out, arg_ref, arg_str, c_string, ffi_boundary, ffi_getter, millis, tchat_status,
-    write_out, Fail, UserData, UserDataGuard,
+    arg_bytes, arg_mut, arg_out, arg_ref, arg_str, c_string, ffi_boundary, ffi_getter, millis, tchat_status, write_out,
+    Fail, UserData, UserDataGuard,
 };
 use crate::client::Client;
 use crate::config::{ClientConfig, RetryPolicy};
@@ -103,7 +103,8 @@ pub enum tchat_send_event_kind {
 /// are called on the thread that called the send; `_FIRST_CHUNK` and `_TURN_COMPLETED` on the chat's
 /// reader thread (so a fast agent's first chunk may be told before the message is). It must return
 /// quickly and must not free the chat or the client.
-pub type tchat_send_observer_callback = Option<unsafe extern "C" fn(user_data: *mut c_void, ev: *const tchat_send_event)>;
+pub type tchat_send_observer_callback =
+    Option<unsafe extern "C" fn(user_data: *mut c_void, ev: *const tchat_send_event)>;
 
 pub(crate) struct SendObserver {
     callback: unsafe extern "C" fn(*mut c_void, *const tchat_send_event),
@@ -177,10 +178,8 @@ impl TokenProvider {
 
 impl tchat_client_options {
     fn to_config(&self) -> Result<ClientConfig, Fail> {
-        let token = self
-            .token
-            .as_ref()
-            .ok_or_else(|| Fail::invalid("no token: call tchat_client_options_set_token first"))?;
+        let token =
+            self.token.as_ref().ok_or_else(|| Fail::invalid("no token: call tchat_client_options_set_token first"))?;
         let mut config = ClientConfig::new(token.expose());
         if let Some(url) = &self.base_url {
             config = config.with_base_url(url.as_str());
@@ -218,7 +217,8 @@ impl tchat_client_options {
         config = config.with_reconnect_limit(self.reconnect_limit_ms.map(millis));
         if let Some(observer) = &self.send_observer {
             let observer = observer.clone();
-            config = config.with_send_observer(Arc::new(move |chat_id: &str, ev: &crate::SendEvent| observer.call(chat_id, ev)));
+            config = config
+                .with_send_observer(Arc::new(move |chat_id: &str, ev: &crate::SendEvent| observer.call(chat_id, ev)));
         }
         if let Some(provider) = &self.token_provider {
             let provider = provider.clone();
@@ -363,7 +363,10 @@ pub unsafe extern "C" fn tchat_client_options_set_reconnect_limit_ms(
 /// between turns too. Without it such a close is noticed at the next send
 /// (`TCHAT_SESSION_CLOSED`). A send ends the watch and subscribes for its turn as usual.
 #[no_mangle]
-pub unsafe extern "C" fn tchat_client_options_set_idle_watch(options: *mut tchat_client_options, watch: bool) -> tchat_status {
+pub unsafe extern "C" fn tchat_client_options_set_idle_watch(
+    options: *mut tchat_client_options,
+    watch: bool,
+) -> tchat_status {
     ffi_boundary!({
         let options = unsafe { arg_mut(options, "options") }?;
         options.idle_watch = watch;
@@ -463,7 +466,10 @@ pub unsafe extern "C" fn tchat_client_options_add_root_certs_pem(
 /// PKI roots (default false), e.g. for a private deployment whose CA is the only one to trust.
 /// `tchat_client_new` then fails with `TCHAT_INVALID_ARGUMENT` when no certificate was added.
 #[no_mangle]
-pub unsafe extern "C" fn tchat_client_options_set_replace_root_certs(options: *mut tchat_client_options, replace: bool) -> tchat_status {
+pub unsafe extern "C" fn tchat_client_options_set_replace_root_certs(
+    options: *mut tchat_client_options,
+    replace: bool,
+) -> tchat_status {
     ffi_boundary!({
         let options = unsafe { arg_mut(options, "options") }?;
         options.replace_root_certs = replace;
@@ -480,7 +486,10 @@ pub unsafe extern "C" fn tchat_client_options_set_replace_root_certs(options: *m
 /// `TCHAT_EVENT_KIND_SESSION_CLOSED`. A warm connection that fails is not reopened: the next send
 /// opens one as usual.
 #[no_mangle]
-pub unsafe extern "C" fn tchat_client_options_set_keep_warm_ms(options: *mut tchat_client_options, keep_warm_ms: u64) -> tchat_status {
+pub unsafe extern "C" fn tchat_client_options_set_keep_warm_ms(
+    options: *mut tchat_client_options,
+    keep_warm_ms: u64,
+) -> tchat_status {
     ffi_boundary!({
         let options = unsafe { arg_mut(options, "options") }?;
         options.keep_warm_ms = Some(keep_warm_ms);
@@ -544,7 +553,10 @@ pub unsafe extern "C" fn tchat_client_options_set_send_observer(
     ffi_boundary!({
         let options = unsafe { arg_mut(options, "options") }?;
         options.send_observer = callback.map(|callback| {
-            Arc::new(SendObserver { callback, user_data: UserDataGuard { user_data: UserData(user_data), free: user_data_free } })
+            Arc::new(SendObserver {
+                callback,
+                user_data: UserDataGuard { user_data: UserData(user_data), free: user_data_free },
+            })
         });
         Ok(())
     })

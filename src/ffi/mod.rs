@@ -19,12 +19,12 @@ use std::ffi::{CStr, CString};
 use std::os::raw::c_char;
 
 // Declaration order is the header's order.
-pub mod status;
-pub mod error;
-pub mod client;
 pub mod chat;
+pub mod client;
+pub mod error;
 pub mod event;
 pub mod log;
+pub mod status;
 
 pub use status::tchat_status;
 
@@ -88,9 +88,8 @@ pub(crate) type FfiResult = Result<(), Fail>;
 /// cbindgen sees the plain signature.
 macro_rules! ffi_boundary {
     ($body:block) => {{
-        let outcome = ::std::panic::catch_unwind(::std::panic::AssertUnwindSafe(
-            || -> $crate::ffi::FfiResult { $body },
-        ));
+        let outcome =
+            ::std::panic::catch_unwind(::std::panic::AssertUnwindSafe(|| -> $crate::ffi::FfiResult { $body }));
         $crate::ffi::error::finish(outcome)
     }};
 }

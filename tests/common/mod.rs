@@ -33,9 +33,11 @@ pub fn server_with(mode: RunMode, tweak: impl FnOnce(&mut Config)) -> DevServer 
 }
 
 pub fn config(server: &DevServer) -> ClientConfig {
-    ClientConfig::new(server.secret_key())
-        .with_base_url(server.base_url())
-        .with_retry(RetryPolicy { base_delay: Duration::from_millis(10), max_delay: Duration::from_millis(300), ..RetryPolicy::default() })
+    ClientConfig::new(server.secret_key()).with_base_url(server.base_url()).with_retry(RetryPolicy {
+        base_delay: Duration::from_millis(10),
+        max_delay: Duration::from_millis(300),
+        ..RetryPolicy::default()
+    })
 }
 
 pub fn client(server: &DevServer) -> Client {

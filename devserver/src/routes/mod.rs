@@ -99,10 +99,8 @@ async fn slow_bodies(State(app): State<Arc<App>>, req: Request, next: Next) -> R
 /// that length must not exceed `limit`; otherwise 413 `{"error":"Request body too large"}`.
 /// Checked after authentication and before anything reads the body.
 fn check_content_length(headers: &HeaderMap, limit: usize) -> ApiResult<()> {
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok());
+    let declared =
+        headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u64>().ok());
     match declared {
         Some(n) if n <= limit as u64 => Ok(()),
         _ => Err(ApiError::too_large()),

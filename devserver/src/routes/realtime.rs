@@ -112,15 +112,16 @@ pub async fn append(
 }
 
 /// `Timeout-Seconds` as the real route parses it: `Number(value)`, an integer in 1..=600, each
-/// failure a plain-text 400 with the route's own words. An empty header counts as absent.
-fn timeout_seconds(headers: &HeaderMap) -> Result<Option<u64>, Response> {
+/// failure a plain-text 400 with the route's own words (the `Err`). An empty header counts as absent.
+fn timeout_seconds(headers: &HeaderMap) -> Result<Option<u64>, &'static str> {
     let Some(raw) = headers.get("timeout-seconds").and_then(|v| v.to_str().ok()) else { return Ok(None) };
     if raw.is_empty() {
         return Ok(None);
     }
-    let refuse = |text: &'static str| (StatusCode::BAD_REQUEST, text).into_response();
+    let refuse = |text: &'static str| text;
     let trimmed = raw.trim();
-    let parsed: f64 = if trimmed.is_empty() { 0.0 } else { trimmed.parse().map_err(|_| refuse("Invalid timeout seconds"))? };
+    let parsed: f64 =
+        if trimmed.is_empty() { 0.0 } else { trimmed.parse().map_err(|_| refuse("Invalid timeout seconds"))? };
     if !parsed.is_finite() || parsed.fract() != 0.0 {
         return Err(refuse("Invalid timeout seconds"));
     }
@@ -147,7 +148,7 @@ pub async fn subscribe(
     let caller = app.authenticate(&headers)?;
     let window = match timeout_seconds(&headers) {
         Ok(t) => t.map(Duration::from_secs).unwrap_or(app.config.long_poll),
-        Err(refused) => return Ok(refused),
+        Err(refused) => return Ok((StatusCode::BAD_REQUEST, refused).into_response()),
     };
     let cursor = last_event_id(&headers);
     // Only the exact value `1` opts in, as the real route compares it.

@@ -46,7 +46,13 @@ pub async fn trigger(
 
     let mut store = app.store();
     if let Some(run_id) = idempotency_key.as_ref().and_then(|k| store.idempotency.get(k)).cloned() {
-        let session_key = store.runs.get(&run_id).and_then(|r| r.payload.get("sessionId")).and_then(Value::as_str).unwrap_or("").to_string();
+        let session_key = store
+            .runs
+            .get(&run_id)
+            .and_then(|r| r.payload.get("sessionId"))
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
         drop(store);
         return Ok(respond(&app, &run_id, &session_key, true));
     }
@@ -67,9 +73,8 @@ pub async fn trigger(
     if payload.get("sessionId").is_none() {
         payload["sessionId"] = json!(s.id);
     }
-    let run_id = app
-        .start_run(&mut store, &session_id, payload)
-        .ok_or_else(|| ApiError::msg(500, "Could not start the run"))?;
+    let run_id =
+        app.start_run(&mut store, &session_id, payload).ok_or_else(|| ApiError::msg(500, "Could not start the run"))?;
     if let Some(k) = idempotency_key {
         store.idempotency.insert(k, run_id.clone());
     }
@@ -131,7 +136,10 @@ pub async fn retrieve_run(
     let caller = app.authenticate(&headers)?;
     let store = app.store();
     // Run misses are retryable on the real server (`shouldRetryNotFound`: a replica may lag).
-    let r = store.runs.get(&run).ok_or_else(|| ApiError::msg(404, "Not found").with_header("x-should-retry", "true".to_string()))?;
+    let r = store
+        .runs
+        .get(&run)
+        .ok_or_else(|| ApiError::msg(404, "Not found").with_header("x-should-retry", "true".to_string()))?;
     caller.require(&Need { action: "read", resource: "runs", ids: vec![run.as_str()], unscoped_ok: true })?;
     Ok(Json(r.to_json()))
 }

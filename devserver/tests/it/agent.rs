@@ -31,13 +31,17 @@ fn data_parts() {
     let mut sse = subscribe(&s, "d", &pat, &[]);
     send_text(&s, "d", &pat, "u1", "/data");
     let recs = sse.turn();
-    let data: Vec<_> = recs.iter().filter_map(Rec::chunk).filter(|c| c["type"].as_str().unwrap().starts_with("data-")).collect();
-    assert_eq!(data, vec![
-        json!({ "type": "data-status", "id": "status-1", "data": { "state": "searching" } }),
-        json!({ "type": "data-status", "id": "status-2", "data": { "state": "reading" } }),
-        json!({ "type": "data-status", "id": "status-1", "data": { "state": "done" } }),
-        json!({ "type": "data-notice", "data": { "message": "This part is transient" }, "transient": true }),
-    ]);
+    let data: Vec<_> =
+        recs.iter().filter_map(Rec::chunk).filter(|c| c["type"].as_str().unwrap().starts_with("data-")).collect();
+    assert_eq!(
+        data,
+        vec![
+            json!({ "type": "data-status", "id": "status-1", "data": { "state": "searching" } }),
+            json!({ "type": "data-status", "id": "status-2", "data": { "state": "reading" } }),
+            json!({ "type": "data-status", "id": "status-1", "data": { "state": "done" } }),
+            json!({ "type": "data-notice", "data": { "message": "This part is transient" }, "transient": true }),
+        ]
+    );
     assert_eq!(text_of(&recs), "Here is your data.");
 }
 
@@ -55,8 +59,19 @@ fn tool_round(approved: bool) -> (Vec<Rec>, Vec<Rec>) {
     let first = sse.turn();
     assert_eq!(
         types_of(&first),
-        ["start", "start-step", "tool-input-start", "tool-input-delta", "tool-input-delta", "tool-input-delta",
-         "tool-input-available", "tool-approval-request", "finish-step", "finish", "control:turn-complete"]
+        [
+            "start",
+            "start-step",
+            "tool-input-start",
+            "tool-input-delta",
+            "tool-input-delta",
+            "tool-input-delta",
+            "tool-input-available",
+            "tool-approval-request",
+            "finish-step",
+            "finish",
+            "control:turn-complete"
+        ]
     );
     let chunks: Vec<_> = first.iter().filter_map(Rec::chunk).collect();
     let msg_id = chunks[0]["messageId"].as_str().unwrap().to_string();
@@ -140,8 +155,20 @@ fn steering_message_is_noted_in_the_same_turn() {
     let n = types.len();
     assert_eq!(
         &types[n - 12..],
-        ["text-end", "finish-step", "start-step", "text-start", "text-delta", "text-delta", "text-delta", "text-delta",
-         "text-end", "finish-step", "finish", "control:turn-complete"]
+        [
+            "text-end",
+            "finish-step",
+            "start-step",
+            "text-start",
+            "text-delta",
+            "text-delta",
+            "text-delta",
+            "text-delta",
+            "text-end",
+            "finish-step",
+            "finish",
+            "control:turn-complete"
+        ]
     );
     assert_eq!(rest.last().unwrap().header("session-in-event-id"), Some(steer_seq.to_string().as_str()));
     // Consumed as steering: it starts no turn of its own.
@@ -174,7 +201,12 @@ fn undo_regenerate_and_unknown_action() {
     sse.turn();
     send_text(&s, "hist", &pat, "u2", "second");
     sse.turn();
-    append(&s, "hist", &pat, &json!({ "kind": "message", "payload": { "chatId": "hist", "trigger": "regenerate-message" } }));
+    append(
+        &s,
+        "hist",
+        &pat,
+        &json!({ "kind": "message", "payload": { "chatId": "hist", "trigger": "regenerate-message" } }),
+    );
     let regen = sse.records_until(|r| r.control() == Some("turn-complete"));
     assert_eq!(text_of(&regen), "You said: second");
     assert!(regen.last().unwrap().header("public-access-token").is_some());
@@ -183,10 +215,16 @@ fn undo_regenerate_and_unknown_action() {
     assert_eq!(text_of(&undo), "Undid the last exchange.");
     assert!(undo.last().unwrap().header("public-access-token").is_none(), "action turns carry no token");
     // After undoing "second", regenerate answers "first" again.
-    append(&s, "hist", &pat, &json!({ "kind": "message", "payload": { "chatId": "hist", "trigger": "regenerate-message" } }));
+    append(
+        &s,
+        "hist",
+        &pat,
+        &json!({ "kind": "message", "payload": { "chatId": "hist", "trigger": "regenerate-message" } }),
+    );
     assert_eq!(text_of(&sse.records_until(|r| r.control() == Some("turn-complete"))), "You said: first");
     append(&s, "hist", &pat, &action("hist", "fly"));
-    let bad: Vec<Rec> = sse.records_until(|r| r.control() == Some("turn-complete")).into_iter().filter(|r| !r.is_command()).collect();
+    let bad: Vec<Rec> =
+        sse.records_until(|r| r.control() == Some("turn-complete")).into_iter().filter(|r| !r.is_command()).collect();
     assert_eq!(types_of(&bad), ["start", "error", "control:turn-complete"]);
     assert_eq!(bad[1].chunk().unwrap()["errorText"], "Unknown action: fly");
 }

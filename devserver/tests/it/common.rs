@@ -49,20 +49,13 @@ impl Resp {
 }
 
 fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(WAIT))
-        .build()
-        .into()
+    ureq::Agent::config_builder().http_status_as_error(false).timeout_global(Some(WAIT)).build().into()
 }
 
 fn collect(mut r: ureq::http::Response<ureq::Body>) -> Resp {
     let status = r.status().as_u16();
-    let headers = r
-        .headers()
-        .iter()
-        .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or("").to_string()))
-        .collect();
+    let headers =
+        r.headers().iter().map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or("").to_string())).collect();
     let text = r.body_mut().read_to_string().unwrap_or_default();
     Resp { status, headers, text }
 }
@@ -84,8 +77,12 @@ pub fn call(method: &str, url: &str, token: Option<&str>, body: Option<&str>, ex
     }
     let r = match method {
         "GET" => with_headers!(a.get(url)).call(),
-        "POST" => with_headers!(a.post(url)).header("Content-Type", "application/json").send(body.unwrap_or("").as_bytes()),
-        "PATCH" => with_headers!(a.patch(url)).header("Content-Type", "application/json").send(body.unwrap_or("").as_bytes()),
+        "POST" => {
+            with_headers!(a.post(url)).header("Content-Type", "application/json").send(body.unwrap_or("").as_bytes())
+        }
+        "PATCH" => {
+            with_headers!(a.patch(url)).header("Content-Type", "application/json").send(body.unwrap_or("").as_bytes())
+        }
         m => panic!("method {m}"),
     };
     collect(r.expect("request"))
@@ -243,7 +240,17 @@ impl Sse {
             headers.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
         }
         let chunked = headers.iter().any(|(k, v)| k == "transfer-encoding" && v.contains("chunked"));
-        let mut sse = Sse { reader, status, headers, buf: Vec::new(), body: Vec::new(), chunk_sizes: Vec::new(), end: End::Open, chunked, pending: Default::default() };
+        let mut sse = Sse {
+            reader,
+            status,
+            headers,
+            buf: Vec::new(),
+            body: Vec::new(),
+            chunk_sizes: Vec::new(),
+            end: End::Open,
+            chunked,
+            pending: Default::default(),
+        };
         if !chunked {
             // A plain (error) response with Content-Length: read it whole.
             let len: usize = sse.header("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
@@ -385,9 +392,7 @@ pub fn parse_batch(data: &str) -> Vec<Rec> {
                 .get("headers")
                 .and_then(Value::as_array)
                 .map(|h| {
-                    h.iter()
-                        .map(|p| (p[0].as_str().unwrap().to_string(), p[1].as_str().unwrap().to_string()))
-                        .collect()
+                    h.iter().map(|p| (p[0].as_str().unwrap().to_string(), p[1].as_str().unwrap().to_string())).collect()
                 })
                 .unwrap_or_default(),
             body: r.get("body").and_then(Value::as_str).map(str::to_string),

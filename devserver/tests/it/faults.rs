@@ -91,7 +91,11 @@ fn drop_after_bytes_is_exact() {
 #[test]
 fn drop_repeats_with_times() {
     let (s, pat, _) = with_turn("dt");
-    s.set_faults(Faults { out_drop_after_records: Some(1), out_drop_after_records_times: Some(2), ..Faults::default() });
+    s.set_faults(Faults {
+        out_drop_after_records: Some(1),
+        out_drop_after_records_times: Some(2),
+        ..Faults::default()
+    });
     for _ in 0..2 {
         let mut sse = subscribe(&s, "dt", &pat, &[]);
         assert_eq!(sse.records_until(|_| false).len(), 1);
@@ -198,7 +202,11 @@ fn error_event_at_once_and_with_times() {
     assert_eq!(sse.read_to_end(), End::Clean);
     assert_eq!(sse.body, b"event: error\ndata: Stream error (injected by tchat-devserver)\n\n");
 
-    s.set_faults(Faults { out_error_after_records: Some(1), out_error_after_records_times: Some(2), ..Faults::default() });
+    s.set_faults(Faults {
+        out_error_after_records: Some(1),
+        out_error_after_records_times: Some(2),
+        ..Faults::default()
+    });
     for _ in 0..2 {
         let mut sse = subscribe(&s, "ez", &pat, &[]);
         assert_eq!(sse.records_until(|_| false).len(), 1);
@@ -245,8 +253,10 @@ fn kill_run_mid_turn() {
     // The continuation resumes `.in` after the last committed record, as 4.8's agent does: the
     // message whose turn never completed is answered again, and the new one, arriving while
     // that turn streams, joins it as a steering message.
-    let turn = sse.records_until(|r| r.control() == Some("turn-complete") && r.header("session-in-event-id") == Some("1"));
-    let ends: Vec<_> = turn.iter().filter(|r| r.control() == Some("turn-complete")).map(|r| r.header("session-in-event-id")).collect();
+    let turn =
+        sse.records_until(|r| r.control() == Some("turn-complete") && r.header("session-in-event-id") == Some("1"));
+    let ends: Vec<_> =
+        turn.iter().filter(|r| r.control() == Some("turn-complete")).map(|r| r.header("session-in-event-id")).collect();
     assert_eq!(ends, [Some("1")], "{}", text_of(&turn));
     assert_eq!(text_of(&turn), "You said: hello thereNoted: again");
 }
@@ -286,7 +296,10 @@ fn pending_version() {
     let controls: Vec<_> = recs.iter().filter_map(|r| r.control()).collect();
     assert_eq!(controls, ["upgrade-required", "pending-version"]);
     s.set_faults(Faults::default());
-    assert!(post(&s, "/api/v1/sessions", s.secret_key(), &create_body(Some("pv"), preload("pv"))).json().get("pendingVersion").is_none());
+    assert!(post(&s, "/api/v1/sessions", s.secret_key(), &create_body(Some("pv"), preload("pv")))
+        .json()
+        .get("pendingVersion")
+        .is_none());
 }
 
 /// Every turn-complete carries `session-in-consumed-id` beside `session-in-event-id`.

@@ -48,7 +48,10 @@ fn create_session_schema_limits() {
         &create(&s, &body_with(&ext(), |b| b["taskIdentifier"] = json!("k".repeat(129)))),
         "String must contain at most 128 character(s) at \"taskIdentifier\"",
     );
-    assert_invalid(&create(&s, &json!({ "type": "chat.agent", "triggerConfig": { "basePayload": {} } })), "Required at \"taskIdentifier\"");
+    assert_invalid(
+        &create(&s, &json!({ "type": "chat.agent", "triggerConfig": { "basePayload": {} } })),
+        "Required at \"taskIdentifier\"",
+    );
     // `externalId`: trimmed, then 1..256 and no `session_` prefix. Lengths are UTF-16 units.
     let e256 = format!("{}{}", "é".repeat(128), "e".repeat(128));
     let r = create(&s, &create_body(Some(&e256), preload("x")));
@@ -69,20 +72,35 @@ fn create_session_schema_limits() {
         &create(&s, &create_body(Some(" session_abc"), preload("x"))),
         "externalId cannot start with 'session_' (reserved prefix for internal friendlyIds) at \"externalId\"",
     );
-    assert_invalid(&create(&s, &body_with(&ext(), |b| b["externalId"] = Value::Null)), "Expected string, received null at \"externalId\"");
+    assert_invalid(
+        &create(&s, &body_with(&ext(), |b| b["externalId"] = Value::Null)),
+        "Expected string, received null at \"externalId\"",
+    );
 
     // Top-level `tags`: at most 10, each at most 128.
     let tags = |n: usize, len: usize| json!((0..n).map(|i| format!("{i}{}", "t".repeat(len - 1))).collect::<Vec<_>>());
     assert_eq!(create(&s, &body_with(&ext(), |b| b["tags"] = tags(10, 128))).status, 201);
-    assert_invalid(&create(&s, &body_with(&ext(), |b| b["tags"] = tags(11, 5))), "Array must contain at most 10 element(s) at \"tags\"");
+    assert_invalid(
+        &create(&s, &body_with(&ext(), |b| b["tags"] = tags(11, 5))),
+        "Array must contain at most 10 element(s) at \"tags\"",
+    );
     assert_invalid(
         &create(&s, &body_with(&ext(), |b| b["tags"] = tags(1, 129))),
         "String must contain at most 128 character(s) at \"tags[0]\"",
     );
-    assert_invalid(&create(&s, &body_with(&ext(), |b| b["tags"] = json!("one"))), "Expected array, received string at \"tags\"");
+    assert_invalid(
+        &create(&s, &body_with(&ext(), |b| b["tags"] = json!("one"))),
+        "Expected array, received string at \"tags\"",
+    );
     // `metadata` is an object; `expiresAt` a date.
-    assert_invalid(&create(&s, &body_with(&ext(), |b| b["metadata"] = json!([1]))), "Expected object, received array at \"metadata\"");
-    assert_invalid(&create(&s, &body_with(&ext(), |b| b["expiresAt"] = json!("soon"))), "Invalid date at \"expiresAt\"");
+    assert_invalid(
+        &create(&s, &body_with(&ext(), |b| b["metadata"] = json!([1]))),
+        "Expected object, received array at \"metadata\"",
+    );
+    assert_invalid(
+        &create(&s, &body_with(&ext(), |b| b["expiresAt"] = json!("soon"))),
+        "Invalid date at \"expiresAt\"",
+    );
 }
 
 #[test]
@@ -113,12 +131,7 @@ fn trigger_config_schema_limits() {
         "Invalid enum value. Expected 'micro' | 'small-1x' | 'small-2x' | 'medium-1x' | 'medium-2x' | 'large-1x' | 'large-2x', received 'huge'",
     );
     check("ttl", json!("10m"), json!(-1), "Number must be greater than or equal to 0");
-    check(
-        "concurrency",
-        json!(["a", "b"]),
-        json!(["a", "b", "c"]),
-        "Array must contain at most 2 element(s)",
-    );
+    check("concurrency", json!(["a", "b"]), json!(["a", "b", "c"]), "Array must contain at most 2 element(s)");
     // The tag rule applies per tag too.
     let r = create(&s, &body_with("tc-tag-len", |b| b["triggerConfig"]["tags"] = json!(["t".repeat(129)])));
     assert_invalid(&r, "String must contain at most 128 character(s) at \"triggerConfig.tags[0]\"");
@@ -215,7 +228,10 @@ fn close_body_limits() {
         &post(&s, path, s.secret_key(), &json!({ "reason": "r".repeat(257) })),
         "String must contain at most 256 character(s) at \"reason\"",
     );
-    assert_invalid(&post(&s, path, s.secret_key(), &json!({ "reason": 5 })), "Expected string, received number at \"reason\"");
+    assert_invalid(
+        &post(&s, path, s.secret_key(), &json!({ "reason": 5 })),
+        "Expected string, received number at \"reason\"",
+    );
     let r = call("POST", &url, Some(s.secret_key()), Some(&filler(1024)), &[]);
     assert_eq!(r.status, 200, "{}", r.text);
     let r = post(&s, "/api/v1/sessions/close-lim-2/close", s.secret_key(), &json!({ "reason": "r".repeat(256) }));
@@ -278,7 +294,12 @@ fn sdk_jwt(secret: &str, claims: Value) -> String {
     c["aud"] = json!("https://api.trigger.dev");
     c["iat"] = json!(now);
     c["exp"] = json!(now + 900);
-    jsonwebtoken::encode(&jsonwebtoken::Header::default(), &c, &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes())).unwrap()
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::default(),
+        &c,
+        &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .unwrap()
 }
 
 #[test]
@@ -293,7 +314,10 @@ fn jwt_claims_and_sdk_signed_tokens() {
     let r = post(&s, "/api/v1/auth/jwt/claims", v["publicAccessToken"].as_str().unwrap(), &json!({}));
     assert_eq!((r.status, r.json()), (401, json!({ "error": "Invalid or Missing API key" })));
 
-    let token = sdk_jwt(s.secret_key(), json!({ "sub": sub, "pub": true, "scopes": ["read:sessions:jwt", "write:sessions:jwt"] }));
+    let token = sdk_jwt(
+        s.secret_key(),
+        json!({ "sub": sub, "pub": true, "scopes": ["read:sessions:jwt", "write:sessions:jwt"] }),
+    );
     let r = get(&s, "/api/v1/sessions/jwt", &token);
     assert_eq!(r.status, 200, "an SDK-signed token without jti is accepted: {}", r.text);
     send_text(&s, "jwt", &token, "m1", "hi");
@@ -319,7 +343,10 @@ fn trigger_tag_limits() {
     assert_eq!((r.status, r.json()), (422, json!({ "error": "Runs can only have 10 tags, you're trying to set 11." })));
     assert_eq!(trigger(json!("x".repeat(128))).status, 200);
     assert_invalid(&trigger(json!("x".repeat(129))), "Tags must be less than 128 characters at \"options.tags\"");
-    assert_invalid(&trigger(json!(["ok", "x".repeat(129)])), "Tags must be less than 128 characters at \"options.tags[1]\"");
+    assert_invalid(
+        &trigger(json!(["ok", "x".repeat(129)])),
+        "Tags must be less than 128 characters at \"options.tags[1]\"",
+    );
 }
 
 /// Reopening a chat with turns, as the real agent trims `.out`: each turn-complete is followed

@@ -38,16 +38,37 @@ fn run_object_has_every_field_the_sdk_requires() {
     let run = v["runId"].as_str().unwrap().to_string();
     let j = get(&s, &format!("/api/v3/runs/{run}"), s.secret_key()).json();
     for key in [
-        "id", "status", "taskIdentifier", "isQueued", "isExecuting", "isWaiting", "isCompleted", "isSuccess",
-        "isFailed", "isCancelled", "isTest", "createdAt", "updatedAt", "tags", "costInCents", "baseCostInCents",
-        "durationMs", "depth", "triggerFunction", "relatedRuns",
+        "id",
+        "status",
+        "taskIdentifier",
+        "isQueued",
+        "isExecuting",
+        "isWaiting",
+        "isCompleted",
+        "isSuccess",
+        "isFailed",
+        "isCancelled",
+        "isTest",
+        "createdAt",
+        "updatedAt",
+        "tags",
+        "costInCents",
+        "baseCostInCents",
+        "durationMs",
+        "depth",
+        "triggerFunction",
+        "relatedRuns",
     ] {
         assert!(j.get(key).is_some_and(|v| !v.is_null()), "{key} missing: {j}");
     }
     assert_eq!(j["triggerFunction"], "trigger");
     assert!(j["relatedRuns"].is_object());
     assert!(j.get("finishedAt").is_none(), "a live run has no finishedAt: {j}");
-    assert_eq!((j["isWaiting"].as_bool(), j["isExecuting"].as_bool()), (Some(true), Some(false)), "WAITING is not executing");
+    assert_eq!(
+        (j["isWaiting"].as_bool(), j["isExecuting"].as_bool()),
+        (Some(true), Some(false)),
+        "WAITING is not executing"
+    );
     s.kill_run("fields");
     let j = get(&s, &format!("/api/v3/runs/{run}"), s.secret_key()).json();
     assert_eq!(j["status"], "CANCELED");
@@ -105,12 +126,18 @@ fn idle_timeout_from_trigger_config() {
     body["triggerConfig"]["idleTimeoutInSeconds"] = json!(1);
     let v = post(&s, "/api/v1/sessions", s.secret_key(), &body).json();
     let run = v["runId"].as_str().unwrap().to_string();
-    assert_eq!(get(&s, &format!("/api/v3/runs/{run}"), s.secret_key()).json()["payload"]["idleTimeoutInSeconds"], json!(1));
+    assert_eq!(
+        get(&s, &format!("/api/v3/runs/{run}"), s.secret_key()).json()["payload"]["idleTimeoutInSeconds"],
+        json!(1)
+    );
     eventually("idle run completes", || run_status(&s, &run) == "COMPLETED");
     let pat = v["publicAccessToken"].as_str().unwrap();
     send_text(&s, "idle2", pat, "u1", "again");
     let second = s.run_ids("idle2")[1].clone();
-    assert_eq!(get(&s, &format!("/api/v3/runs/{second}"), s.secret_key()).json()["payload"]["idleTimeoutInSeconds"], json!(1));
+    assert_eq!(
+        get(&s, &format!("/api/v3/runs/{second}"), s.secret_key()).json()["payload"]["idleTimeoutInSeconds"],
+        json!(1)
+    );
 }
 
 #[test]
@@ -129,7 +156,12 @@ fn server_mode_upgrade_swaps_runs_itself() {
 }
 
 fn trigger(s: &tchat_devserver::DevServer, task: &str, token: &str, payload: serde_json::Value) -> Resp {
-    post(s, &format!("/api/v1/tasks/{task}/trigger"), token, &json!({ "payload": payload, "options": { "tags": ["t"] } }))
+    post(
+        s,
+        &format!("/api/v1/tasks/{task}/trigger"),
+        token,
+        &json!({ "payload": payload, "options": { "tags": ["t"] } }),
+    )
 }
 
 #[test]
@@ -152,14 +184,22 @@ fn client_mode_seed_flow() {
     let r = trigger(&s, "demo", &pat, json!({ "chatId": "seed", "sessionId": sid }));
     assert_eq!(r.status, 403, "a session PAT cannot trigger");
 
-    let r = trigger(&s, "demo", s.secret_key(), json!({ "chatId": "seed", "trigger": "preload", "messages": [], "sessionId": sid }));
+    let r = trigger(
+        &s,
+        "demo",
+        s.secret_key(),
+        json!({ "chatId": "seed", "trigger": "preload", "messages": [], "sessionId": sid }),
+    );
     assert_eq!(r.status, 200, "{}", r.text);
     let j = r.json();
     let run = j["id"].as_str().unwrap().to_string();
     assert!(run.starts_with("run_"));
     assert_eq!(j["isCached"], false);
     let jwt = r.header("x-trigger-jwt").unwrap().to_string();
-    assert_eq!(scopes(&jwt), vec![format!("read:runs:{run}"), format!("read:sessions:{sid}"), format!("write:sessions:{sid}")]);
+    assert_eq!(
+        scopes(&jwt),
+        vec![format!("read:runs:{run}"), format!("read:sessions:{sid}"), format!("write:sessions:{sid}")]
+    );
     let header_claims: serde_json::Value = serde_json::from_str(r.header("x-trigger-jwt-claims").unwrap()).unwrap();
     assert_eq!(header_claims["pub"], true);
     assert_eq!(header_claims["scopes"], claims(&jwt)["scopes"]);
@@ -175,7 +215,12 @@ fn client_mode_seed_flow() {
     s.kill_run("seed");
     send_text(&s, "seed", &jwt, "u3", "after death");
     assert_eq!(s.run_ids("seed").len(), 1);
-    let r = trigger(&s, "demo", s.secret_key(), json!({ "chatId": "seed", "trigger": "preload", "sessionId": sid, "continuation": true, "previousRunId": run }));
+    let r = trigger(
+        &s,
+        "demo",
+        s.secret_key(),
+        json!({ "chatId": "seed", "trigger": "preload", "sessionId": sid, "continuation": true, "previousRunId": run }),
+    );
     assert_eq!(r.status, 200);
     assert_eq!(text_of(&sse.turn()), "You said: after death");
     assert_eq!(s.run_ids("seed").len(), 2);
@@ -186,7 +231,10 @@ fn client_mode_upgrade_waits_for_the_client() {
     let s = client_mode_server();
     let v = post(&s, "/api/v1/sessions", s.secret_key(), &create_body(Some("cu"), preload("cu"))).json();
     let sid = v["id"].as_str().unwrap().to_string();
-    let jwt = trigger(&s, "demo", s.secret_key(), json!({ "chatId": "cu", "trigger": "preload", "sessionId": sid })).header("x-trigger-jwt").unwrap().to_string();
+    let jwt = trigger(&s, "demo", s.secret_key(), json!({ "chatId": "cu", "trigger": "preload", "sessionId": sid }))
+        .header("x-trigger-jwt")
+        .unwrap()
+        .to_string();
     let mut sse = subscribe(&s, &sid, &jwt, &[]);
     send_text(&s, &sid, &jwt, "u1", "/upgrade");
     let recs = sse.records_until(|r| r.control().is_some());
@@ -194,7 +242,12 @@ fn client_mode_upgrade_waits_for_the_client() {
     let first = s.run_ids("cu")[0].clone();
     eventually("the upgraded run ends", || run_status(&s, &first) == "COMPLETED");
     assert_eq!(s.run_ids("cu").len(), 1, "no run until the client triggers");
-    let r = trigger(&s, "demo", s.secret_key(), json!({ "chatId": "cu", "trigger": "preload", "sessionId": sid, "continuation": true, "previousRunId": first }));
+    let r = trigger(
+        &s,
+        "demo",
+        s.secret_key(),
+        json!({ "chatId": "cu", "trigger": "preload", "sessionId": sid, "continuation": true, "previousRunId": first }),
+    );
     assert_eq!(r.status, 200);
     assert_eq!(text_of(&sse.turn()), "You said: /upgrade");
 }
@@ -203,7 +256,10 @@ fn client_mode_upgrade_waits_for_the_client() {
 fn trigger_accepts_the_sdks_serialized_payloads() {
     // `tasks.trigger` sends the payload as text with `options.payloadType`.
     let s = client_mode_server();
-    let sid = post(&s, "/api/v1/sessions", s.secret_key(), &create_body(Some("sj"), preload("sj"))).json()["id"].as_str().unwrap().to_string();
+    let sid = post(&s, "/api/v1/sessions", s.secret_key(), &create_body(Some("sj"), preload("sj"))).json()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let payload = json!({ "chatId": "sj", "trigger": "submit-message", "sessionId": sid,
         "message": { "id": "u1", "role": "user", "parts": [{ "type": "text", "text": "superjson" }] } });
     let packet = json!({ "json": payload }).to_string();
@@ -217,7 +273,12 @@ fn trigger_accepts_the_sdks_serialized_payloads() {
     assert_eq!(text_of(&sse.turn()), "You said: superjson");
 
     let plain = json!({ "chatId": "sj", "trigger": "preload", "sessionId": sid }).to_string();
-    let r = post(&s, "/api/v1/tasks/demo/trigger", s.secret_key(), &json!({ "payload": plain, "options": { "payloadType": "application/json" } }));
+    let r = post(
+        &s,
+        "/api/v1/tasks/demo/trigger",
+        s.secret_key(),
+        &json!({ "payload": plain, "options": { "payloadType": "application/json" } }),
+    );
     assert_eq!(r.status, 200, "{}", r.text);
     for bad in [
         json!({ "payload": "not json", "options": { "payloadType": "application/json" } }),
@@ -232,7 +293,10 @@ fn trigger_accepts_the_sdks_serialized_payloads() {
 #[test]
 fn client_mode_trigger_with_the_message_in_the_payload() {
     let s = client_mode_server();
-    let sid = post(&s, "/api/v1/sessions", s.secret_key(), &create_body(Some("pm"), preload("pm"))).json()["id"].as_str().unwrap().to_string();
+    let sid = post(&s, "/api/v1/sessions", s.secret_key(), &create_body(Some("pm"), preload("pm"))).json()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let payload = json!({ "chatId": "pm", "trigger": "submit-message", "sessionId": sid,
         "message": { "id": "u1", "role": "user", "parts": [{ "type": "text", "text": "in the payload" }] } });
     let mut body = json!({ "payload": payload, "options": { "idempotencyKey": "k1" } });

@@ -45,7 +45,10 @@ fn create_returns_201_then_200_cached_with_a_fresh_token() {
     let n2 = post(&s, "/api/v1/sessions", s.secret_key(), &create_body(None, preload("x"))).json();
     assert_ne!(n1["id"], n2["id"]);
     let key = n1["id"].as_str().unwrap();
-    assert_eq!(scopes(n1["publicAccessToken"].as_str().unwrap()), vec![format!("read:sessions:{key}"), format!("write:sessions:{key}")]);
+    assert_eq!(
+        scopes(n1["publicAccessToken"].as_str().unwrap()),
+        vec![format!("read:sessions:{key}"), format!("write:sessions:{key}")]
+    );
 }
 
 #[test]
@@ -60,7 +63,12 @@ fn create_validation_and_limits() {
     let r = post(&s, "/api/v1/sessions", k, &json!({ "type": "chat.agent", "triggerConfig": { "basePayload": {} } }));
     assert_eq!(r.status, 400);
     assert!(r.json()["error"].as_str().unwrap().contains("taskIdentifier"));
-    let r = post(&s, "/api/v1/sessions", k, &json!({ "type": "chat.agent", "taskIdentifier": "demo", "triggerConfig": {} }));
+    let r = post(
+        &s,
+        "/api/v1/sessions",
+        k,
+        &json!({ "type": "chat.agent", "taskIdentifier": "demo", "triggerConfig": {} }),
+    );
     assert_eq!(r.status, 400);
     let r = call("POST", &format!("{}/api/v1/sessions", s.base_url()), Some(k), Some("{not json"), &[]);
     assert_eq!(r.status, 400);
@@ -121,7 +129,10 @@ fn create_scopes() {
     let wrong = s.mint_token(&["read:sessions", "write:tasks:other"], Duration::from_secs(60));
     let r = post(&s, "/api/v1/sessions", &wrong, &create_body(Some("e"), preload("e")));
     assert_eq!(r.status, 403);
-    assert_eq!(r.json(), json!({"error":"Unauthorized","code":"unauthorized","param":"access_token","type":"authorization"}));
+    assert_eq!(
+        r.json(),
+        json!({"error":"Unauthorized","code":"unauthorized","param":"access_token","type":"authorization"})
+    );
 }
 
 #[test]
@@ -230,9 +241,13 @@ fn close_rules() {
     let again = post(&s, path, s.secret_key(), &json!({}));
     assert_eq!(again.status, 200);
     assert_eq!(again.json()["closedAt"], c["closedAt"], "idempotent");
-    let closed_records: Vec<_> = s.out_records("chat-c").into_iter().filter(|r| r["headers"][0][1] == "session-closed").collect();
+    let closed_records: Vec<_> =
+        s.out_records("chat-c").into_iter().filter(|r| r["headers"][0][1] == "session-closed").collect();
     assert_eq!(closed_records.len(), 1);
-    assert_eq!(closed_records[0]["headers"], json!([["trigger-control", "session-closed"], ["session-closed-reason", "done"]]));
+    assert_eq!(
+        closed_records[0]["headers"],
+        json!([["trigger-control", "session-closed"], ["session-closed-reason", "done"]])
+    );
 
     let r = append(&s, "chat-c", &pat, &user_message("chat-c", "m1", "hi"));
     assert_eq!(r.status, 409);

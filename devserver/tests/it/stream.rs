@@ -23,8 +23,20 @@ fn out_headers_framing_and_a_whole_turn() {
     assert_eq!(text_of(&recs), "You said: hello big world");
     assert_eq!(
         types_of(&recs),
-        ["start", "start-step", "text-start", "text-delta", "text-delta", "text-delta", "text-delta", "text-delta",
-         "text-end", "finish-step", "finish", "control:turn-complete"]
+        [
+            "start",
+            "start-step",
+            "text-start",
+            "text-delta",
+            "text-delta",
+            "text-delta",
+            "text-delta",
+            "text-delta",
+            "text-end",
+            "finish-step",
+            "finish",
+            "control:turn-complete"
+        ]
     );
     for (i, r) in recs.iter().enumerate() {
         assert_eq!(r.seq, i as u64, "seq_num starts at 0 and is dense");
@@ -37,7 +49,11 @@ fn out_headers_framing_and_a_whole_turn() {
     assert!(recs[0].raw.get("headers").is_none());
     let body: serde_json::Value = serde_json::from_str(recs[0].body.as_ref().unwrap()).unwrap();
     assert!(body["id"].is_string());
-    let ids: std::collections::HashSet<_> = recs.iter().filter_map(|r| r.body.clone()).map(|b| serde_json::from_str::<serde_json::Value>(&b).unwrap()["id"].clone()).collect();
+    let ids: std::collections::HashSet<_> = recs
+        .iter()
+        .filter_map(|r| r.body.clone())
+        .map(|b| serde_json::from_str::<serde_json::Value>(&b).unwrap()["id"].clone())
+        .collect();
     assert_eq!(ids.len(), recs.len() - 1, "part ids are unique");
     // Control record: no body key, token and .in cursor.
     let tc = recs.last().unwrap();
@@ -159,7 +175,8 @@ fn peek_settled() {
     let recs = sse.turn();
     drop(sse);
     let started = Instant::now();
-    let mut sse = subscribe(&s, "peek", &pat, &[("X-Peek-Settled", "1"), ("Timeout-Seconds", "30"), ("Last-Event-ID", "2")]);
+    let mut sse =
+        subscribe(&s, "peek", &pat, &[("X-Peek-Settled", "1"), ("Timeout-Seconds", "30"), ("Last-Event-ID", "2")]);
     assert_eq!(sse.header("x-session-settled"), Some("true"));
     let rest = sse.records_until(|_| false);
     assert_eq!(rest.first().unwrap().seq, 3);
@@ -272,14 +289,21 @@ fn one_pat_authorizes_both_url_forms_and_nothing_else() {
     let a_pat = a["publicAccessToken"].as_str().unwrap().to_string();
     for key in ["chat-a", a_id.as_str()] {
         assert_eq!(append(&s, key, &a_pat, &json!({ "kind": "stop" })).status, 200);
-        assert_eq!(Sse::open(&s, &format!("/realtime/v1/sessions/{key}/out"), &a_pat, &[("Timeout-Seconds", "1")]).status, 200);
+        assert_eq!(
+            Sse::open(&s, &format!("/realtime/v1/sessions/{key}/out"), &a_pat, &[("Timeout-Seconds", "1")]).status,
+            200
+        );
     }
     // A PAT minted for the friendly id works on the externalId form too.
-    let by_id = s.mint_token(&[&format!("write:sessions:{a_id}"), &format!("read:sessions:{a_id}")], Duration::from_secs(60));
+    let by_id =
+        s.mint_token(&[&format!("write:sessions:{a_id}"), &format!("read:sessions:{a_id}")], Duration::from_secs(60));
     assert_eq!(append(&s, "chat-a", &by_id, &json!({ "kind": "stop" })).status, 200);
     let r = append(&s, "chat-b", &a_pat, &json!({ "kind": "stop" }));
     assert_eq!(r.status, 403);
-    assert_eq!(r.json(), json!({"error":"Unauthorized","code":"unauthorized","param":"access_token","type":"authorization"}));
+    assert_eq!(
+        r.json(),
+        json!({"error":"Unauthorized","code":"unauthorized","param":"access_token","type":"authorization"})
+    );
     let sse = Sse::open(&s, "/realtime/v1/sessions/chat-b/out", &a_pat, &[]);
     assert_eq!(sse.status, 403);
     let read_only = s.mint_token(&["read:sessions:chat-a"], Duration::from_secs(60));
