@@ -99,6 +99,9 @@ ifeq ($(BENCH_OUT_FILE),)
 	@$(call bench_run,$(BENCH_NODE)/client.mjs,$(BENCH_LOG)-node-client.txt)
 endif
 	@node tests/conformance/bench/compare.mjs $(BENCH_LOG)
+ifeq ($(BENCH_OUT_FILE),)
+	@$(MAKE) --no-print-directory bench-wan
+endif
 
 ## make bench-wan: the WAN benchmark (benches/wan/README.md): tchat and the official AgentChat hold
 ## the same conversation over an emulated 50 ms round trip (network namespaces and a packet delay
