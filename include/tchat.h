@@ -398,13 +398,13 @@ enum tchat_status tchat_chat_save_state(const struct tchat_chat *chat,
 // Sends a user text message (UTF-8). The reply streams as events. Sent while a turn streams, it is
 // a pending (steering) message and does not interrupt the stream. Blocks for the HTTP round trip.
 // May be called from inside the event callback.
-enum tchat_status tchat_chat_send_text(struct tchat_chat *chat,
+enum tchat_status tchat_chat_send_text(const struct tchat_chat *chat,
                                        const char *text);
 
 // `tchat_chat_send_text` with metadata for this message only: `metadata_json`, a JSON object, is
 // merged over the chat's client data (its keys win) and sent as the message's `metadata`. Not an
 // object: `TCHAT_INVALID_ARGUMENT`.
-enum tchat_status tchat_chat_send_text_with_metadata(struct tchat_chat *chat,
+enum tchat_status tchat_chat_send_text_with_metadata(const struct tchat_chat *chat,
                                                      const char *text,
                                                      const char *metadata_json);
 
@@ -412,25 +412,25 @@ enum tchat_status tchat_chat_send_text_with_metadata(struct tchat_chat *chat,
 // as its configuration says, keeps it for the turn after). Never cancels the stream. With no turn
 // in flight it is an ordinary message and starts a turn at once, as the official clients'
 // `sendPendingMessage` does. Same rules as `tchat_chat_send_text`.
-enum tchat_status tchat_chat_steer(struct tchat_chat *chat,
+enum tchat_status tchat_chat_steer(const struct tchat_chat *chat,
                                    const char *text);
 
 // Sends a whole user message: an AI SDK `UIMessage` JSON object with a `parts` array (`id` and
 // `role` are filled in when missing), e.g. `{"parts":[{"type":"text","text":"hi"}]}`.
-enum tchat_status tchat_chat_send_message_json(struct tchat_chat *chat,
+enum tchat_status tchat_chat_send_message_json(const struct tchat_chat *chat,
                                                const char *message_json);
 
 // Asks the agent to answer the last user message again (a new turn replaces the last reply).
-enum tchat_status tchat_chat_regenerate(struct tchat_chat *chat);
+enum tchat_status tchat_chat_regenerate(const struct tchat_chat *chat);
 
 // Sends a custom action (JSON, validated by the agent's action schema), e.g. `{"type":"undo"}`.
-enum tchat_status tchat_chat_send_action(struct tchat_chat *chat,
+enum tchat_status tchat_chat_send_action(const struct tchat_chat *chat,
                                          const char *action_json);
 
 // Answers a tool call waiting for approval: `approval_id` comes from the turn-complete event
 // (`tchat_event_pending_approval_id`); `reason` may be NULL. The agent then continues the same
 // assistant message. `TCHAT_INVALID_STATE` when no such approval is pending.
-enum tchat_status tchat_chat_approve(struct tchat_chat *chat,
+enum tchat_status tchat_chat_approve(const struct tchat_chat *chat,
                                      const char *approval_id,
                                      bool approved,
                                      const char *reason);
@@ -438,18 +438,18 @@ enum tchat_status tchat_chat_approve(struct tchat_chat *chat,
 // Stops the agent's current turn, with an optional `reason` (NULL for none) for the agent's stop
 // handler. The turn completes early (its turn-complete event has `tchat_event_stopped` true); chunks
 // still in flight are skipped. May be called from inside the event callback.
-enum tchat_status tchat_chat_stop(struct tchat_chat *chat,
+enum tchat_status tchat_chat_stop(const struct tchat_chat *chat,
                                   const char *reason);
 
 // Ends the agent's loop without closing the session; a later message starts a new run.
-enum tchat_status tchat_chat_close_agent(struct tchat_chat *chat);
+enum tchat_status tchat_chat_close_agent(const struct tchat_chat *chat);
 
 // Closes the session for good (needs a secret API key as the client's token), with an optional
 // `reason` (NULL for none), and stops streaming. The return value is the whole outcome: no event
 // follows (not `TCHAT_EVENT_KIND_SESSION_CLOSED`, which reports closes by someone else), and a turn
 // in flight ends without its turn-complete. Later sends fail with `TCHAT_SESSION_CLOSED`. The
 // chat must still be freed with `tchat_chat_free`.
-enum tchat_status tchat_chat_close_session(struct tchat_chat *chat,
+enum tchat_status tchat_chat_close_session(const struct tchat_chat *chat,
                                            const char *reason);
 
 // Delivers the chat's events to `callback` on its reader thread (see `tchat_event_callback`)
@@ -464,7 +464,7 @@ enum tchat_status tchat_chat_close_session(struct tchat_chat *chat,
 // while the chat is being freed return `TCHAT_INVALID_STATE`. If this function fails,
 // `user_data_free` is not called. With `callback` NULL, `user_data` and `user_data_free` are
 // ignored.
-enum tchat_status tchat_chat_set_callback(struct tchat_chat *chat,
+enum tchat_status tchat_chat_set_callback(const struct tchat_chat *chat,
                                           tchat_event_callback callback,
                                           void *user_data,
                                           tchat_user_data_free_callback user_data_free);
@@ -476,7 +476,7 @@ enum tchat_status tchat_chat_set_callback(struct tchat_chat *chat,
 //
 // For main loops (a game loop polls with 0 every frame). With a callback installed, events go to
 // the callback and this only times out. Any thread; usually one thread polls.
-enum tchat_status tchat_chat_next_event(struct tchat_chat *chat,
+enum tchat_status tchat_chat_next_event(const struct tchat_chat *chat,
                                         int timeout_ms,
                                         struct tchat_event **out_event);
 
@@ -485,11 +485,11 @@ enum tchat_status tchat_chat_next_event(struct tchat_chat *chat,
 // cut and a new one resumes from the cursor, and a reconnect backoff under way is cut short.
 // Nothing is lost or repeated. With no stream open (idle, no idle watch) it does nothing. Returns
 // at once; any thread, also the chat's callback.
-enum tchat_status tchat_chat_reconnect_now(struct tchat_chat *chat);
+enum tchat_status tchat_chat_reconnect_now(const struct tchat_chat *chat);
 
 // Makes a `tchat_chat_next_event` that is waiting (or the next one to wait) return `TCHAT_TIMEOUT`
 // at once. Any thread, e.g. a UI thread waking a worker that polls.
-enum tchat_status tchat_chat_wake(struct tchat_chat *chat);
+enum tchat_status tchat_chat_wake(const struct tchat_chat *chat);
 
 // A new, empty options object (defaults: base URL `https://api.trigger.dev`, connect timeout 10 s,
 // response timeout 30 s, stall timeout 60 s, long-poll 120 s, 5 attempts per REST call). Never

@@ -11,11 +11,21 @@
 //! - `http` (the one place that calls ureq) and `api` (one function per endpoint);
 //! - `stream` (a chat's reader thread) and [`chat`] (the conversation state machine);
 //! - the C ABI in `ffi`.
+//!
+//! The decoding layers are public for tchat's own tests, fuzz targets and benchmarks only: they are
+//! hidden from the documentation and not part of the API's promises.
 
+// Only the C ABI may use `unsafe` (and there only its core, see `ffi`).
+#![deny(unsafe_code)]
+
+#[doc(hidden)]
 pub mod assemble;
+#[doc(hidden)]
 pub mod records;
 pub mod secret;
+#[doc(hidden)]
 pub mod sse;
+#[doc(hidden)]
 pub mod wire;
 
 mod api;
@@ -31,6 +41,7 @@ mod state;
 mod stream;
 mod transport;
 
+#[allow(unsafe_code)]
 pub mod ffi;
 
 pub use api::MAX_APPEND_BYTES;

@@ -466,64 +466,64 @@ impl Ctx {
                     Some((i, _)) => self.client_options.swap_remove(i),
                     None => null_mut(),
                 };
-                unsafe { tchat_client_options_free(o) };
+                tchat_client_options_free(o);
             }
             Op::SetBaseUrl(s, url) => {
                 let o = ptr(&self.client_options, *s);
                 let a = self.carg(url, false);
-                self.check(unsafe { tchat_client_options_set_base_url(o, a.ptr()) }, "set_base_url");
+                self.check(tchat_client_options_set_base_url(o, a.ptr()), "set_base_url");
             }
             Op::SetToken(s, t) => {
                 let o = ptr(&self.client_options, *s);
                 let a = self.carg(t, true);
-                self.check(unsafe { tchat_client_options_set_token(o, a.ptr()) }, "set_token");
+                self.check(tchat_client_options_set_token(o, a.ptr()), "set_token");
             }
             Op::SetBranch(s, b) => {
                 let o = ptr(&self.client_options, *s);
                 let a = self.carg(b, false);
-                self.check(unsafe { tchat_client_options_set_branch(o, a.ptr()) }, "set_branch");
+                self.check(tchat_client_options_set_branch(o, a.ptr()), "set_branch");
             }
             Op::SetConnectTimeout(s, ms) => {
                 let o = ptr(&self.client_options, *s);
-                self.check(unsafe { tchat_client_options_set_connect_timeout_ms(o, *ms) }, "set_connect_timeout");
+                self.check(tchat_client_options_set_connect_timeout_ms(o, *ms), "set_connect_timeout");
             }
             Op::SetResponseTimeout(s, ms) => {
                 let o = ptr(&self.client_options, *s);
-                self.check(unsafe { tchat_client_options_set_response_timeout_ms(o, *ms) }, "set_response_timeout");
+                self.check(tchat_client_options_set_response_timeout_ms(o, *ms), "set_response_timeout");
             }
             Op::SetStallTimeout(s, ms) => {
                 let o = ptr(&self.client_options, *s);
-                self.check(unsafe { tchat_client_options_set_stall_timeout_ms(o, *ms) }, "set_stall_timeout");
+                self.check(tchat_client_options_set_stall_timeout_ms(o, *ms), "set_stall_timeout");
             }
             Op::SetReconnectLimit(s, ms) => {
                 let o = ptr(&self.client_options, *s);
-                self.check(unsafe { tchat_client_options_set_reconnect_limit_ms(o, *ms) }, "set_reconnect_limit");
+                self.check(tchat_client_options_set_reconnect_limit_ms(o, *ms), "set_reconnect_limit");
             }
             Op::SetIdleWatch(s, w) => {
                 let o = ptr(&self.client_options, *s);
-                self.check(unsafe { tchat_client_options_set_idle_watch(o, *w) }, "set_idle_watch");
+                self.check(tchat_client_options_set_idle_watch(o, *w), "set_idle_watch");
             }
             Op::SetLongPoll(s, secs) => {
                 let o = ptr(&self.client_options, *s);
-                let st = self.check(unsafe { tchat_client_options_set_long_poll_seconds(o, *secs) }, "set_long_poll");
+                let st = self.check(tchat_client_options_set_long_poll_seconds(o, *secs), "set_long_poll");
                 if !o.is_null() {
                     assert_eq!(st == TCHAT_OK, (1..=600).contains(secs), "long poll {secs}");
                 }
             }
             Op::SetRetry(s, n, base, max) => {
                 let o = ptr(&self.client_options, *s);
-                self.check(unsafe { tchat_client_options_set_retry(o, *n, *base, *max) }, "set_retry");
+                self.check(tchat_client_options_set_retry(o, *n, *base, *max), "set_retry");
             }
             Op::SetUserAgent(s, ua) => {
                 let o = ptr(&self.client_options, *s);
                 let a = self.carg(ua, false);
-                self.check(unsafe { tchat_client_options_set_user_agent(o, a.ptr()) }, "set_user_agent");
+                self.check(tchat_client_options_set_user_agent(o, a.ptr()), "set_user_agent");
             }
             Op::AddRootCerts(s, pem, null_ptr) => {
                 let o = ptr(&self.client_options, *s);
                 let p = if *null_ptr { null() } else { pem.as_ptr() };
                 let len = if *null_ptr { pem.len() % 3 } else { pem.len() };
-                self.check(unsafe { tchat_client_options_add_root_certs_pem(o, p, len) }, "add_root_certs_pem");
+                self.check(tchat_client_options_add_root_certs_pem(o, p, len), "add_root_certs_pem");
             }
             Op::SetSendObserver(s, with_callback, with_free) => {
                 let o = ptr(&self.client_options, *s);
@@ -533,15 +533,14 @@ impl Ctx {
                 } else {
                     (null_mut(), None)
                 };
-                let st =
-                    self.check(unsafe { tchat_client_options_set_send_observer(o, cb, ud, free) }, "set_send_observer");
+                let st = self.check(tchat_client_options_set_send_observer(o, cb, ud, free), "set_send_observer");
                 if st != TCHAT_OK && !ud.is_null() {
                     unsafe { free_user_data(ud) };
                 }
             }
             Op::SetAllowInsecure(s, a) => {
                 let o = ptr(&self.client_options, *s);
-                self.check(unsafe { tchat_client_options_set_allow_insecure_http(o, *a) }, "set_allow_insecure_http");
+                self.check(tchat_client_options_set_allow_insecure_http(o, *a), "set_allow_insecure_http");
             }
             Op::SetTokenProvider(s, with_callback, with_free) => {
                 let o = ptr(&self.client_options, *s);
@@ -551,8 +550,7 @@ impl Ctx {
                 } else {
                     (null_mut(), None)
                 };
-                let st = self
-                    .check(unsafe { tchat_client_options_set_token_provider(o, cb, ud, free) }, "set_token_provider");
+                let st = self.check(tchat_client_options_set_token_provider(o, cb, ud, free), "set_token_provider");
                 if st != TCHAT_OK && !ud.is_null() {
                     // Not taken: still ours.
                     unsafe { free_user_data(ud) };
@@ -562,7 +560,7 @@ impl Ctx {
                 let o = ptr(&self.client_options, *s);
                 let mut client: *mut tchat_client = null_mut();
                 let out = if *null_out { null_mut() } else { &mut client as *mut _ };
-                let st = self.check(unsafe { tchat_client_new(o, out) }, "client_new");
+                let st = self.check(tchat_client_new(o, out), "client_new");
                 if st == TCHAT_OK {
                     assert!(!client.is_null());
                     self.clients.push(client);
@@ -575,7 +573,7 @@ impl Ctx {
                     Some((i, _)) => self.clients.swap_remove(i),
                     None => null_mut(),
                 };
-                unsafe { tchat_client_free(c) };
+                tchat_client_free(c);
             }
 
             Op::ChatOptionsNew => {
@@ -590,13 +588,13 @@ impl Ctx {
                     Some((i, _)) => self.chat_options.swap_remove(i).0,
                     None => null_mut(),
                 };
-                unsafe { tchat_chat_options_free(o) };
+                tchat_chat_options_free(o);
             }
             Op::SetTaskId(s, t) => {
                 let picked = pick(&self.chat_options, *s);
                 let a = self.carg(t, false);
                 let o = picked.map_or(null_mut(), |(_, (o, _))| o);
-                if self.check(unsafe { tchat_chat_options_set_task_id(o, a.ptr()) }, "set_task_id") == TCHAT_OK {
+                if self.check(tchat_chat_options_set_task_id(o, a.ptr()), "set_task_id") == TCHAT_OK {
                     if let Some((i, _)) = picked {
                         self.chat_options[i].1 = true;
                     }
@@ -617,15 +615,15 @@ impl Ctx {
             }
             Op::SetMaxAttempts(s, n) => {
                 let o = pick(&self.chat_options, *s).map_or(null_mut(), |(_, (o, _))| o);
-                self.check(unsafe { tchat_chat_options_set_max_attempts(o, *n) }, "set_max_attempts");
+                self.check(tchat_chat_options_set_max_attempts(o, *n), "set_max_attempts");
             }
             Op::SetMaxDuration(s, n) => {
                 let o = pick(&self.chat_options, *s).map_or(null_mut(), |(_, (o, _))| o);
-                self.check(unsafe { tchat_chat_options_set_max_duration_secs(o, *n) }, "set_max_duration_secs");
+                self.check(tchat_chat_options_set_max_duration_secs(o, *n), "set_max_duration_secs");
             }
             Op::SetIdleTimeout(s, n) => {
                 let o = pick(&self.chat_options, *s).map_or(null_mut(), |(_, (o, _))| o);
-                self.check(unsafe { tchat_chat_options_set_idle_timeout_secs(o, *n) }, "set_idle_timeout_secs");
+                self.check(tchat_chat_options_set_idle_timeout_secs(o, *n), "set_idle_timeout_secs");
             }
             Op::ChatOpen(c, o, null_out) => {
                 let client = ptr(&self.clients, *c);
@@ -636,7 +634,7 @@ impl Ctx {
                 if !client.is_null() && !options.is_null() && has_task && !out.is_null() {
                     return;
                 }
-                let st = self.check(unsafe { tchat_chat_open(client, options, out) }, "chat_open");
+                let st = self.check(tchat_chat_open(client, options, out), "chat_open");
                 assert_eq!(st, tchat_status::TCHAT_INVALID_ARGUMENT);
                 assert!(chat.is_null());
             }
@@ -650,10 +648,10 @@ impl Ctx {
                 let json_ptr = json.as_ref().map_or(null(), |v| v.as_ptr().cast());
                 let mut chat: *mut tchat_chat = null_mut();
                 let out = if *null_out { null_mut() } else { &mut chat as *mut _ };
-                let st = self.check(unsafe { tchat_chat_restore(client, json_ptr, out) }, "chat_restore");
+                let st = self.check(tchat_chat_restore(client, json_ptr, out), "chat_restore");
                 if st == TCHAT_OK {
                     assert!(!chat.is_null());
-                    assert!(!unsafe { tchat_chat_is_turn_in_flight(chat) });
+                    assert!(!tchat_chat_is_turn_in_flight(chat));
                     self.chats.push(chat);
                 } else {
                     assert!(chat.is_null());
@@ -664,7 +662,7 @@ impl Ctx {
                     Some((i, _)) => self.chats.swap_remove(i),
                     None => null_mut(),
                 };
-                self.check(unsafe { tchat_chat_free(c) }, "chat_free");
+                self.check(tchat_chat_free(c), "chat_free");
             }
             Op::ChatGetters(s, null_out) => {
                 let c = ptr(&self.chats, *s);
@@ -681,19 +679,19 @@ impl Ctx {
                         if c.is_null() {
                             -1
                         } else {
-                            self.check(unsafe { tchat_chat_wake(c) }, "chat_wake");
+                            self.check(tchat_chat_wake(c), "chat_wake");
                             -1
                         }
                     }
                     _ => 0,
                 };
-                let st = self.check(unsafe { tchat_chat_next_event(c, timeout, out) }, "chat_next_event");
+                let st = self.check(tchat_chat_next_event(c, timeout, out), "chat_next_event");
                 assert_ne!(st, TCHAT_OK, "an event without the network");
                 assert!(ev.is_null());
             }
             Op::ChatWake(s) => {
                 let c = ptr(&self.chats, *s);
-                self.check(unsafe { tchat_chat_wake(c) }, "chat_wake");
+                self.check(tchat_chat_wake(c), "chat_wake");
             }
             Op::ChatSetCallback(s, with_callback, with_free) => {
                 let c = ptr(&self.chats, *s);
@@ -703,7 +701,7 @@ impl Ctx {
                 } else {
                     (null_mut(), None)
                 };
-                let st = self.check(unsafe { tchat_chat_set_callback(c, cb, ud, free) }, "chat_set_callback");
+                let st = self.check(tchat_chat_set_callback(c, cb, ud, free), "chat_set_callback");
                 if st != TCHAT_OK && !ud.is_null() {
                     unsafe { free_user_data(ud) };
                 }
@@ -714,20 +712,19 @@ impl Ctx {
                 let first = save_state(chat);
                 let mut again: *mut tchat_chat = null_mut();
                 let c_first = std::ffi::CString::new(first.clone()).expect("saved state has no NUL");
-                let st = self
-                    .check(unsafe { tchat_chat_restore(client, c_first.as_ptr(), &mut again) }, "chat_restore (saved)");
+                let st = self.check(tchat_chat_restore(client, c_first.as_ptr(), &mut again), "chat_restore (saved)");
                 assert_eq!(st, TCHAT_OK, "a saved state does not restore: {}", last_error());
                 let second = save_state(again);
                 assert_eq!(first, second, "save_state is not a fixed point of restore");
                 self.getters(again, false);
-                self.check(unsafe { tchat_chat_free(again) }, "chat_free");
+                self.check(tchat_chat_free(again), "chat_free");
             }
             Op::NullChat(a, b, flag) => {
                 let a = self.carg(a, false);
                 let b = self.carg(b, false);
                 let n = null_mut();
                 let inv = tchat_status::TCHAT_INVALID_ARGUMENT;
-                let calls: [(tchat_status, &str); 14] = unsafe {
+                let calls: [(tchat_status, &str); 14] = {
                     [
                         (tchat_chat_send_text(n, a.ptr()), "send_text"),
                         (tchat_chat_steer(n, a.ptr()), "steer"),
@@ -748,12 +745,12 @@ impl Ctx {
                 for (st, what) in calls {
                     assert_eq!(st, inv, "{what} on NULL");
                 }
-                self.check(unsafe { tchat_chat_send_text(n, a.ptr()) }, "send_text");
-                assert!(unsafe { tchat_chat_session_id(n) }.is_null());
-                assert!(unsafe { tchat_chat_chat_id(n) }.is_null());
-                assert_eq!(unsafe { tchat_chat_last_event_id(n) }, -1);
-                assert!(!unsafe { tchat_chat_is_turn_in_flight(n) });
-                assert_eq!(unsafe { tchat_chat_free(n) }, TCHAT_OK);
+                self.check(tchat_chat_send_text(n, a.ptr()), "send_text");
+                assert!(tchat_chat_session_id(n).is_null());
+                assert!(tchat_chat_chat_id(n).is_null());
+                assert_eq!(tchat_chat_last_event_id(n), -1);
+                assert!(!tchat_chat_is_turn_in_flight(n));
+                assert_eq!(tchat_chat_free(n), TCHAT_OK);
             }
             Op::NullEvent(with_len, index) => null_event(*with_len, *index),
 
@@ -770,10 +767,10 @@ impl Ctx {
                 let s = unsafe { CStr::from_ptr(tchat_event_kind_name(*v)) }.to_str().expect("UTF-8");
                 assert!(!s.is_empty());
             }
-            Op::StringFreeNull => unsafe { tchat_string_free(null_mut()) },
+            Op::StringFreeNull => tchat_string_free(null_mut()),
             Op::SetLogCallback(on, level) => {
                 let cb: tchat_log_callback = on.then_some(log_callback as _);
-                let st = self.check(unsafe { tchat_set_log_callback(cb, null_mut(), *level) }, "set_log_callback");
+                let st = self.check(tchat_set_log_callback(cb, null_mut(), *level), "set_log_callback");
                 if *on {
                     assert_eq!(st == TCHAT_OK, (1..=4).contains(level));
                 } else {
@@ -797,14 +794,14 @@ impl Ctx {
 
     /// Every read-only accessor of a chat (NULL or live).
     fn getters(&self, c: *mut tchat_chat, null_out: bool) {
-        for p in [unsafe { tchat_chat_session_id(c) }, unsafe { tchat_chat_chat_id(c) }] {
+        for p in [tchat_chat_session_id(c), tchat_chat_chat_id(c)] {
             assert_eq!(p.is_null(), c.is_null());
             if !p.is_null() {
                 unsafe { CStr::from_ptr(p) }.to_str().expect("ids are UTF-8");
             }
         }
-        let _ = unsafe { tchat_chat_last_event_id(c) };
-        let _ = unsafe { tchat_chat_is_turn_in_flight(c) };
+        let _ = tchat_chat_last_event_id(c);
+        let _ = tchat_chat_is_turn_in_flight(c);
         type Owned = unsafe extern "C" fn(*const tchat_chat, *mut *mut c_char) -> tchat_status;
         let owned: [(Owned, &str); 3] = [
             (tchat_chat_run_id, "run_id"),
@@ -822,7 +819,7 @@ impl Ctx {
                         serde_json::from_str::<Value>(&text).expect("JSON out-params are JSON");
                     }
                 }
-                unsafe { tchat_string_free(s) };
+                tchat_string_free(s);
             } else {
                 assert!(s.is_null());
                 assert!(c.is_null() || null_out, "{what} failed on a live chat: {}", last_error());
@@ -844,10 +841,10 @@ fn last_error() -> String {
 
 fn save_state(chat: *mut tchat_chat) -> String {
     let mut s: *mut c_char = null_mut();
-    let st = unsafe { tchat_chat_save_state(chat, &mut s) };
+    let st = tchat_chat_save_state(chat, &mut s);
     assert_eq!(st, tchat_status::TCHAT_OK);
     let text = unsafe { CStr::from_ptr(s) }.to_str().expect("UTF-8").to_owned();
-    unsafe { tchat_string_free(s) };
+    tchat_string_free(s);
     text
 }
 
@@ -856,7 +853,7 @@ fn null_event(with_len: bool, index: usize) {
     let n = null();
     let mut len = 12345usize;
     let lp = if with_len { &mut len as *mut usize } else { null_mut() };
-    unsafe {
+    {
         assert_eq!(tchat_event_get_kind(n), tchat_event_kind::None);
         assert!(tchat_event_chunk_type(n).is_null());
         assert!(tchat_event_chunk_json(n, lp).is_null());
@@ -909,7 +906,7 @@ fuzz_target!(|program: Program| {
     };
     // A ready client (refused URL, tiny timeouts, one attempt) so restores are reachable at once.
     let o = tchat_client_options_new();
-    unsafe {
+    {
         let url = std::ffi::CString::new(REFUSED_URL).unwrap();
         let token = std::ffi::CString::new(SECRET_TOKEN).unwrap();
         assert_eq!(tchat_client_options_set_base_url(o, url.as_ptr()), tchat_status::TCHAT_OK);
@@ -936,18 +933,18 @@ fuzz_target!(|program: Program| {
     }
 
     // Free everything, in an order that leaves chats outliving their client.
-    unsafe { tchat_client_free(ctx.restore_client) };
+    tchat_client_free(ctx.restore_client);
     for c in ctx.clients.drain(..) {
-        unsafe { tchat_client_free(c) };
+        tchat_client_free(c);
     }
     for c in ctx.chats.drain(..) {
-        assert_eq!(unsafe { tchat_chat_free(c) }, tchat_status::TCHAT_OK);
+        assert_eq!(tchat_chat_free(c), tchat_status::TCHAT_OK);
     }
     for o in ctx.client_options.drain(..) {
-        unsafe { tchat_client_options_free(o) };
+        tchat_client_options_free(o);
     }
     for (o, _) in ctx.chat_options.drain(..) {
-        unsafe { tchat_chat_options_free(o) };
+        tchat_chat_options_free(o);
     }
     assert_eq!(LIVE_USER_DATA.load(Ordering::SeqCst), 0, "a user_data_free did not run");
     if !ctx.token_elsewhere {

@@ -10,8 +10,8 @@ use serde_json::Value;
 use super::client::{tchat_client, tchat_user_data_free_callback};
 use super::event::tchat_event;
 use super::{
-    arg_mut, arg_opt_str, arg_out, arg_ref, arg_str, c_string, ffi_boundary, ffi_getter, owned_c_string, tchat_status,
-    write_out, Fail, UserData, UserDataGuard,
+    c_string, ffi_boundary, ffi_getter, free_box, owned_c_string, tchat_status, to_box_ptr, try_mut, try_opt_str,
+    try_out, try_ref, try_str, Boxed, Castable, Fail, UserData, UserDataGuard,
 };
 use crate::chat::{is_valid_chat_id, Chat, ChatOptions, TriggerConfig, CHAT_ID_RULE};
 use crate::event::Event;
@@ -59,12 +59,16 @@ impl tchat_chat {
 }
 
 /// Runs `f` with the chat behind `chat` (NULL-checked).
-///
-/// # Safety
-/// `chat` is NULL or a live `tchat_chat`.
-unsafe fn with_chat<R>(chat: *const tchat_chat, f: impl FnOnce(&Chat) -> Result<R, Fail>) -> Result<R, Fail> {
-    // SAFETY: the caller's contract.
-    unsafe { arg_ref(chat, "chat") }?.with(f)
+fn with_chat<R>(chat: *const tchat_chat, f: impl FnOnce(&Chat) -> Result<R, Fail>) -> Result<R, Fail> {
+    try_ref(chat, "chat")?.with(f)
+}
+
+impl Castable for tchat_chat {
+    type Ownership = Boxed;
+}
+
+impl Castable for tchat_chat_options {
+    type Ownership = Boxed;
 }
 
 /// How to open a conversation: a builder for `tchat_chat_open`. Create with
@@ -85,29 +89,24 @@ pub struct tchat_chat_options {
 /// A new, empty options object. Never NULL. Free it with `tchat_chat_options_free`.
 #[no_mangle]
 pub extern "C" fn tchat_chat_options_new() -> *mut tchat_chat_options {
-    ffi_getter!(std::ptr::null_mut(), { Box::into_raw(Box::default()) })
+    ffi_getter!({ to_box_ptr(Default::default()) })
 }
 
 /// Frees an options object (NULL is ignored). Chats opened with it are not affected.
 #[no_mangle]
-pub unsafe extern "C" fn tchat_chat_options_free(options: *mut tchat_chat_options) {
-    ffi_getter!((), {
-        if !options.is_null() {
-            // SAFETY: `options` came from `tchat_chat_options_new` and is freed once.
-            drop(unsafe { Box::from_raw(options) });
-        }
-    })
+pub extern "C" fn tchat_chat_options_free(options: *mut tchat_chat_options) {
+    ffi_getter!({ free_box(options) })
 }
 
 /// Sets the agent's task identifier (required), e.g. `"my-chat"`.
 #[no_mangle]
-pub unsafe extern "C" fn tchat_chat_options_set_task_id(
+pub extern "C" fn tchat_chat_options_set_task_id(
     options: *mut tchat_chat_options,
     task_id: *const c_char,
 ) -> tchat_status {
     ffi_boundary!({
-        let options = unsafe { arg_mut(options, "options") }?;
-        let task_id = unsafe { arg_str(task_id, "task_id") }?;
+        let options = try_mut(options, "options")?;
+        let task_id = try_str(task_id, "task_id")?;
         if task_id.is_empty() {
             return Err(Fail::invalid("task_id is empty"));
         }
@@ -121,9 +120,9 @@ pub unsafe extern "C" fn tchat_chat_options_set_task_id(
 /// once, across continuations and reconnects; its own sends work as usual. Costs one held
 /// connection for the chat's life. Saved state keeps the mode for `tchat_chat_restore`.
 #[no_mangle]
-pub unsafe extern "C" fn tchat_chat_options_set_watch(options: *mut tchat_chat_options, watch: bool) -> tchat_status {
+pub extern "C" fn tchat_chat_options_set_watch(options: *mut tchat_chat_options, watch: bool) -> tchat_status {
     ffi_boundary!({
-        let options = unsafe { arg_mut(options, "options") }?;
+        let options = try_mut(options, "options")?;
         options.watch = watch;
         Ok(())
     })
@@ -134,13 +133,13 @@ pub unsafe extern "C" fn tchat_chat_options_set_watch(options: *mut tchat_chat_o
 /// `"session_"`; otherwise `TCHAT_INVALID_ARGUMENT`. Opening the same chat id again joins the
 /// existing conversation. Without it, a random chat id is used.
 #[no_mangle]
-pub unsafe extern "C" fn tchat_chat_options_set_chat_id(
+pub extern "C" fn tchat_chat_options_set_chat_id(
     options: *mut tchat_chat_options,
     chat_id: *const c_char,
 ) -> tchat_status {
     ffi_boundary!({
-        let options = unsafe { arg_mut(options, "options") }?;
-        let chat_id = unsafe { arg_str(chat_id, "chat_id") }?;
+        let options = try_mut(options, "options")?;
+        let chat_id = try_str(chat_id, "chat_id")?;
         if !is_valid_chat_id(chat_id) {
             return Err(Fail::invalid(CHAT_ID_RULE));
         }
@@ -152,13 +151,13 @@ pub unsafe extern "C" fn tchat_chat_options_set_chat_id(
 /// Sets client data (JSON text, e.g. `{"userId":"u1"}`) sent as `metadata` with the first run and
 /// every message. Invalid JSON is `TCHAT_INVALID_ARGUMENT`.
 #[no_mangle]
-pub unsafe extern "C" fn tchat_chat_options_set_metadata_json(
+pub extern "C" fn tchat_chat_options_set_metadata_json(
     options: *mut tchat_chat_options,
     metadata_json: *const c_char,
 ) -> tchat_status {
     ffi_boundary!({
-        let options = unsafe { arg_mut(options, "options") }?;
-        let text = unsafe { arg_str(metadata_json, "metadata_json") }?;
+        let options = try_mut(options, "options")?;
+        let text = try_str(metadata_json, "metadata_json")?;
         let value: Value =
             serde_json::from_str(text).map_err(|e| Fail::invalid(format!("metadata_json is not valid JSON: {e}")))?;
         options.metadata = Some(value);
@@ -168,26 +167,23 @@ pub unsafe extern "C" fn tchat_chat_options_set_metadata_json(
 
 /// Sets the machine preset of the agent's runs, e.g. `"small-1x"`.
 #[no_mangle]
-pub unsafe extern "C" fn tchat_chat_options_set_machine(
+pub extern "C" fn tchat_chat_options_set_machine(
     options: *mut tchat_chat_options,
     machine: *const c_char,
 ) -> tchat_status {
     ffi_boundary!({
-        let options = unsafe { arg_mut(options, "options") }?;
-        options.trigger_config.machine = Some(unsafe { arg_str(machine, "machine") }?.to_owned());
+        let options = try_mut(options, "options")?;
+        options.trigger_config.machine = Some(try_str(machine, "machine")?.to_owned());
         Ok(())
     })
 }
 
 /// Sets the queue of the agent's runs.
 #[no_mangle]
-pub unsafe extern "C" fn tchat_chat_options_set_queue(
-    options: *mut tchat_chat_options,
-    queue: *const c_char,
-) -> tchat_status {
+pub extern "C" fn tchat_chat_options_set_queue(options: *mut tchat_chat_options, queue: *const c_char) -> tchat_status {
     ffi_boundary!({
-        let options = unsafe { arg_mut(options, "options") }?;
-        options.trigger_config.queue = Some(unsafe { arg_str(queue, "queue") }?.to_owned());
+        let options = try_mut(options, "options")?;
+        options.trigger_config.queue = Some(try_str(queue, "queue")?.to_owned());
         Ok(())
     })
 }
@@ -197,13 +193,10 @@ pub unsafe extern "C" fn tchat_chat_options_set_queue(
 /// clients tag them: `chat:<chat id>` first when it fits in 128 characters, then these tags,
 /// at most 10 in all (later ones are dropped).
 #[no_mangle]
-pub unsafe extern "C" fn tchat_chat_options_add_tag(
-    options: *mut tchat_chat_options,
-    tag: *const c_char,
-) -> tchat_status {
+pub extern "C" fn tchat_chat_options_add_tag(options: *mut tchat_chat_options, tag: *const c_char) -> tchat_status {
     ffi_boundary!({
-        let options = unsafe { arg_mut(options, "options") }?;
-        let tag = unsafe { arg_str(tag, "tag") }?;
+        let options = try_mut(options, "options")?;
+        let tag = try_str(tag, "tag")?;
         if tag.is_empty() {
             return Err(Fail::invalid("tag is empty"));
         }
@@ -214,12 +207,12 @@ pub unsafe extern "C" fn tchat_chat_options_add_tag(
 
 /// Sets the maximum attempts of each agent run (>= 1).
 #[no_mangle]
-pub unsafe extern "C" fn tchat_chat_options_set_max_attempts(
+pub extern "C" fn tchat_chat_options_set_max_attempts(
     options: *mut tchat_chat_options,
     max_attempts: u32,
 ) -> tchat_status {
     ffi_boundary!({
-        let options = unsafe { arg_mut(options, "options") }?;
+        let options = try_mut(options, "options")?;
         if max_attempts == 0 {
             return Err(Fail::invalid("max_attempts must be at least 1"));
         }
@@ -230,12 +223,12 @@ pub unsafe extern "C" fn tchat_chat_options_set_max_attempts(
 
 /// Sets the maximum duration of each agent run, in seconds (> 0).
 #[no_mangle]
-pub unsafe extern "C" fn tchat_chat_options_set_max_duration_secs(
+pub extern "C" fn tchat_chat_options_set_max_duration_secs(
     options: *mut tchat_chat_options,
     seconds: u64,
 ) -> tchat_status {
     ffi_boundary!({
-        let options = unsafe { arg_mut(options, "options") }?;
+        let options = try_mut(options, "options")?;
         if seconds == 0 {
             return Err(Fail::invalid("max duration must be > 0 seconds"));
         }
@@ -247,12 +240,12 @@ pub unsafe extern "C" fn tchat_chat_options_set_max_duration_secs(
 /// Sets how long the agent's run waits idle for the next message before it ends, in seconds (> 0).
 /// A message after that starts a continuation run transparently.
 #[no_mangle]
-pub unsafe extern "C" fn tchat_chat_options_set_idle_timeout_secs(
+pub extern "C" fn tchat_chat_options_set_idle_timeout_secs(
     options: *mut tchat_chat_options,
     seconds: u64,
 ) -> tchat_status {
     ffi_boundary!({
-        let options = unsafe { arg_mut(options, "options") }?;
+        let options = try_mut(options, "options")?;
         if seconds == 0 {
             return Err(Fail::invalid("idle timeout must be > 0 seconds"));
         }
@@ -264,13 +257,13 @@ pub unsafe extern "C" fn tchat_chat_options_set_idle_timeout_secs(
 /// Sets further `triggerConfig` fields as a JSON object, merged as they are (e.g.
 /// `{"lockToVersion":"20250101.1","region":"eu"}`). Not an object: `TCHAT_INVALID_ARGUMENT`.
 #[no_mangle]
-pub unsafe extern "C" fn tchat_chat_options_set_trigger_config_json(
+pub extern "C" fn tchat_chat_options_set_trigger_config_json(
     options: *mut tchat_chat_options,
     trigger_config_json: *const c_char,
 ) -> tchat_status {
     ffi_boundary!({
-        let options = unsafe { arg_mut(options, "options") }?;
-        let text = unsafe { arg_str(trigger_config_json, "trigger_config_json") }?;
+        let options = try_mut(options, "options")?;
+        let text = try_str(trigger_config_json, "trigger_config_json")?;
         let value: Value = serde_json::from_str(text)
             .map_err(|e| Fail::invalid(format!("trigger_config_json is not valid JSON: {e}")))?;
         match value {
@@ -284,13 +277,13 @@ pub unsafe extern "C" fn tchat_chat_options_set_trigger_config_json(
 /// Starts the conversation with this user message (text) instead of preloading the agent: the
 /// reply streams as soon as the chat is open.
 #[no_mangle]
-pub unsafe extern "C" fn tchat_chat_options_set_first_message(
+pub extern "C" fn tchat_chat_options_set_first_message(
     options: *mut tchat_chat_options,
     text: *const c_char,
 ) -> tchat_status {
     ffi_boundary!({
-        let options = unsafe { arg_mut(options, "options") }?;
-        options.first_message = Some(unsafe { arg_str(text, "text") }?.to_owned());
+        let options = try_mut(options, "options")?;
+        options.first_message = Some(try_str(text, "text")?.to_owned());
         Ok(())
     })
 }
@@ -307,15 +300,15 @@ pub unsafe extern "C" fn tchat_chat_options_set_first_message(
 /// last completed answer is offered by `tchat_chat_last_assistant_message`, and the next send gets
 /// exactly its own reply. A turn still streaming at that moment is delivered once, from its start.
 #[no_mangle]
-pub unsafe extern "C" fn tchat_chat_open(
+pub extern "C" fn tchat_chat_open(
     client: *const tchat_client,
     options: *const tchat_chat_options,
     out_chat: *mut *mut tchat_chat,
 ) -> tchat_status {
     ffi_boundary!({
-        let client = unsafe { arg_ref(client, "client") }?;
-        let options = unsafe { arg_ref(options, "options") }?;
-        let out = arg_out(out_chat, "out_chat")?;
+        let client = try_ref(client, "client")?;
+        let options = try_ref(options, "options")?;
+        let out = try_out(out_chat, "out_chat")?;
         let task_id = options
             .task_id
             .clone()
@@ -328,7 +321,7 @@ pub unsafe extern "C" fn tchat_chat_open(
             first_message: options.first_message.clone(),
             watch: options.watch,
         })?;
-        unsafe { write_out(out, Box::into_raw(Box::new(tchat_chat::new(chat)))) };
+        out.set(to_box_ptr(tchat_chat::new(chat)));
         Ok(())
     })
 }
@@ -337,17 +330,17 @@ pub unsafe extern "C" fn tchat_chat_open(
 /// restart). If a turn was streaming when the state was saved, its remaining chunks stream again,
 /// without duplicates. On success writes a new chat to `*out_chat` (free with `tchat_chat_free`).
 #[no_mangle]
-pub unsafe extern "C" fn tchat_chat_restore(
+pub extern "C" fn tchat_chat_restore(
     client: *const tchat_client,
     state_json: *const c_char,
     out_chat: *mut *mut tchat_chat,
 ) -> tchat_status {
     ffi_boundary!({
-        let client = unsafe { arg_ref(client, "client") }?;
-        let state = unsafe { arg_str(state_json, "state_json") }?;
-        let out = arg_out(out_chat, "out_chat")?;
+        let client = try_ref(client, "client")?;
+        let state = try_str(state_json, "state_json")?;
+        let out = try_out(out_chat, "out_chat")?;
         let chat = client.client.restore(state)?;
-        unsafe { write_out(out, Box::into_raw(Box::new(tchat_chat::new(chat)))) };
+        out.set(to_box_ptr(tchat_chat::new(chat)));
         Ok(())
     })
 }
@@ -361,13 +354,12 @@ pub unsafe extern "C" fn tchat_chat_restore(
 /// inside its event callback, or a log/token callback running there): free it from another thread
 /// after the callback returned. Must not be called while another thread is still using the chat.
 #[no_mangle]
-pub unsafe extern "C" fn tchat_chat_free(chat: *mut tchat_chat) -> tchat_status {
+pub extern "C" fn tchat_chat_free(chat: *mut tchat_chat) -> tchat_status {
     ffi_boundary!({
         if chat.is_null() {
             return Ok(());
         }
-        // SAFETY: `chat` came from `tchat_chat_open`/`_restore` and is still alive.
-        let wrapper = unsafe { &*chat };
+        let wrapper = try_ref(chat.cast_const(), "chat")?;
         wrapper.with(|c| {
             if c.is_reader_thread() {
                 return Err(Fail::state(
@@ -387,8 +379,8 @@ pub unsafe extern "C" fn tchat_chat_free(chat: *mut tchat_chat) -> tchat_status 
         // from there gets TCHAT_INVALID_STATE instead of touching freed memory.
         let callback = wrapper.callback.lock().unwrap_or_else(|e| e.into_inner()).take();
         drop(callback);
-        // SAFETY: the reader thread has exited and, by contract, no other thread uses the chat.
-        drop(unsafe { Box::from_raw(chat) });
+        // The reader thread has exited and, by contract, no other thread uses the chat.
+        free_box(chat);
         Ok(())
     })
 }
@@ -396,33 +388,27 @@ pub unsafe extern "C" fn tchat_chat_free(chat: *mut tchat_chat) -> tchat_status 
 /// The session's friendly id (`"session_..."`). Borrowed: valid until `tchat_chat_free`. NULL for a
 /// NULL chat.
 #[no_mangle]
-pub unsafe extern "C" fn tchat_chat_session_id(chat: *const tchat_chat) -> *const c_char {
-    ffi_getter!(std::ptr::null(), {
-        // SAFETY: NULL or a live chat.
-        unsafe { chat.as_ref() }.map_or(std::ptr::null(), |c| c.session_id.as_ptr())
-    })
+pub extern "C" fn tchat_chat_session_id(chat: *const tchat_chat) -> *const c_char {
+    ffi_getter!({ try_ref(chat, "chat").map_or(std::ptr::null(), |c| c.session_id.as_ptr()) })
 }
 
 /// The chat id (the session's external id). Borrowed: valid until `tchat_chat_free`. NULL for a NULL
 /// chat.
 #[no_mangle]
-pub unsafe extern "C" fn tchat_chat_chat_id(chat: *const tchat_chat) -> *const c_char {
-    ffi_getter!(std::ptr::null(), {
-        // SAFETY: NULL or a live chat.
-        unsafe { chat.as_ref() }.map_or(std::ptr::null(), |c| c.chat_id.as_ptr())
-    })
+pub extern "C" fn tchat_chat_chat_id(chat: *const tchat_chat) -> *const c_char {
+    ffi_getter!({ try_ref(chat, "chat").map_or(std::ptr::null(), |c| c.chat_id.as_ptr()) })
 }
 
 /// The current run id. It follows continuations, also those the server starts on its own (read
 /// from each turn-complete's token and from the session). On success writes an owned copy
 /// to `*out_run_id` (free with `tchat_string_free`), or NULL when no run is known.
 #[no_mangle]
-pub unsafe extern "C" fn tchat_chat_run_id(chat: *const tchat_chat, out_run_id: *mut *mut c_char) -> tchat_status {
+pub extern "C" fn tchat_chat_run_id(chat: *const tchat_chat, out_run_id: *mut *mut c_char) -> tchat_status {
     ffi_boundary!({
-        let out = arg_out(out_run_id, "out_run_id")?;
-        let run_id = unsafe { with_chat(chat, |c| Ok(c.run_id())) }?;
+        let out = try_out(out_run_id, "out_run_id")?;
+        let run_id = with_chat(chat, |c| Ok(c.run_id()))?;
         let ptr = run_id.as_deref().map_or(std::ptr::null_mut(), owned_c_string);
-        unsafe { write_out(out, ptr) };
+        out.set(ptr);
         Ok(())
     })
 }
@@ -430,34 +416,30 @@ pub unsafe extern "C" fn tchat_chat_run_id(chat: *const tchat_chat, out_run_id: 
 /// The stream cursor: the `seq_num` of the last record received, or -1 when none was received yet
 /// (or `chat` is NULL or being freed).
 #[no_mangle]
-pub unsafe extern "C" fn tchat_chat_last_event_id(chat: *const tchat_chat) -> i64 {
-    ffi_getter!(-1, {
-        unsafe { with_chat(chat, |c| Ok(c.last_event_id())) }
-            .ok()
-            .flatten()
-            .and_then(|id| i64::try_from(id).ok())
-            .unwrap_or(-1)
+pub extern "C" fn tchat_chat_last_event_id(chat: *const tchat_chat) -> i64 {
+    ffi_getter!(or - 1, {
+        with_chat(chat, |c| Ok(c.last_event_id())).ok().flatten().and_then(|id| i64::try_from(id).ok()).unwrap_or(-1)
     })
 }
 
 /// Whether an agent turn is streaming or awaited (between a send and its turn-complete event).
 /// False for a NULL chat.
 #[no_mangle]
-pub unsafe extern "C" fn tchat_chat_is_turn_in_flight(chat: *const tchat_chat) -> bool {
-    ffi_getter!(false, { unsafe { with_chat(chat, |c| Ok(c.is_turn_in_flight())) }.unwrap_or(false) })
+pub extern "C" fn tchat_chat_is_turn_in_flight(chat: *const tchat_chat) -> bool {
+    ffi_getter!({ with_chat(chat, |c| Ok(c.is_turn_in_flight())).unwrap_or(false) })
 }
 
 /// The last complete assistant message (AI SDK `UIMessage` JSON). On success writes an owned copy to
 /// `*out_json` (free with `tchat_string_free`), or NULL when no turn has completed yet.
 #[no_mangle]
-pub unsafe extern "C" fn tchat_chat_last_assistant_message(
+pub extern "C" fn tchat_chat_last_assistant_message(
     chat: *const tchat_chat,
     out_json: *mut *mut c_char,
 ) -> tchat_status {
     ffi_boundary!({
-        let out = arg_out(out_json, "out_json")?;
-        let json = unsafe { with_chat(chat, |c| Ok(c.last_assistant_message())) }?;
-        unsafe { write_out(out, json.as_deref().map_or(std::ptr::null_mut(), owned_c_string)) };
+        let out = try_out(out_json, "out_json")?;
+        let json = with_chat(chat, |c| Ok(c.last_assistant_message()))?;
+        out.set(json.as_deref().map_or(std::ptr::null_mut(), owned_c_string));
         Ok(())
     })
 }
@@ -466,14 +448,11 @@ pub unsafe extern "C" fn tchat_chat_last_assistant_message(
 /// an owned string to `*out_state_json`; free it with `tchat_string_free`. It holds the session's
 /// access token: store it as you would store a password.
 #[no_mangle]
-pub unsafe extern "C" fn tchat_chat_save_state(
-    chat: *const tchat_chat,
-    out_state_json: *mut *mut c_char,
-) -> tchat_status {
+pub extern "C" fn tchat_chat_save_state(chat: *const tchat_chat, out_state_json: *mut *mut c_char) -> tchat_status {
     ffi_boundary!({
-        let out = arg_out(out_state_json, "out_state_json")?;
-        let state = unsafe { with_chat(chat, |c| Ok(c.save_state())) }?;
-        unsafe { write_out(out, owned_c_string(&state)) };
+        let out = try_out(out_state_json, "out_state_json")?;
+        let state = with_chat(chat, |c| Ok(c.save_state()))?;
+        out.set(owned_c_string(&state));
         Ok(())
     })
 }
@@ -482,10 +461,10 @@ pub unsafe extern "C" fn tchat_chat_save_state(
 /// a pending (steering) message and does not interrupt the stream. Blocks for the HTTP round trip.
 /// May be called from inside the event callback.
 #[no_mangle]
-pub unsafe extern "C" fn tchat_chat_send_text(chat: *mut tchat_chat, text: *const c_char) -> tchat_status {
+pub extern "C" fn tchat_chat_send_text(chat: *const tchat_chat, text: *const c_char) -> tchat_status {
     ffi_boundary!({
-        let text = unsafe { arg_str(text, "text") }?;
-        unsafe { with_chat(chat, |c| Ok(c.send_text(text)?)) }
+        let text = try_str(text, "text")?;
+        with_chat(chat, |c| Ok(c.send_text(text)?))
     })
 }
 
@@ -493,20 +472,20 @@ pub unsafe extern "C" fn tchat_chat_send_text(chat: *mut tchat_chat, text: *cons
 /// merged over the chat's client data (its keys win) and sent as the message's `metadata`. Not an
 /// object: `TCHAT_INVALID_ARGUMENT`.
 #[no_mangle]
-pub unsafe extern "C" fn tchat_chat_send_text_with_metadata(
-    chat: *mut tchat_chat,
+pub extern "C" fn tchat_chat_send_text_with_metadata(
+    chat: *const tchat_chat,
     text: *const c_char,
     metadata_json: *const c_char,
 ) -> tchat_status {
     ffi_boundary!({
-        let text = unsafe { arg_str(text, "text") }?;
-        let metadata_text = unsafe { arg_str(metadata_json, "metadata_json") }?;
+        let text = try_str(text, "text")?;
+        let metadata_text = try_str(metadata_json, "metadata_json")?;
         let metadata: Value = serde_json::from_str(metadata_text)
             .map_err(|e| Fail::invalid(format!("metadata_json is not valid JSON: {e}")))?;
         if !metadata.is_object() {
             return Err(Fail::invalid("metadata_json must be a JSON object"));
         }
-        unsafe { with_chat(chat, |c| Ok(c.send_text_with_metadata(text, &metadata)?)) }
+        with_chat(chat, |c| Ok(c.send_text_with_metadata(text, &metadata)?))
     })
 }
 
@@ -515,38 +494,35 @@ pub unsafe extern "C" fn tchat_chat_send_text_with_metadata(
 /// in flight it is an ordinary message and starts a turn at once, as the official clients'
 /// `sendPendingMessage` does. Same rules as `tchat_chat_send_text`.
 #[no_mangle]
-pub unsafe extern "C" fn tchat_chat_steer(chat: *mut tchat_chat, text: *const c_char) -> tchat_status {
+pub extern "C" fn tchat_chat_steer(chat: *const tchat_chat, text: *const c_char) -> tchat_status {
     ffi_boundary!({
-        let text = unsafe { arg_str(text, "text") }?;
-        unsafe { with_chat(chat, |c| Ok(c.steer(text)?)) }
+        let text = try_str(text, "text")?;
+        with_chat(chat, |c| Ok(c.steer(text)?))
     })
 }
 
 /// Sends a whole user message: an AI SDK `UIMessage` JSON object with a `parts` array (`id` and
 /// `role` are filled in when missing), e.g. `{"parts":[{"type":"text","text":"hi"}]}`.
 #[no_mangle]
-pub unsafe extern "C" fn tchat_chat_send_message_json(
-    chat: *mut tchat_chat,
-    message_json: *const c_char,
-) -> tchat_status {
+pub extern "C" fn tchat_chat_send_message_json(chat: *const tchat_chat, message_json: *const c_char) -> tchat_status {
     ffi_boundary!({
-        let json = unsafe { arg_str(message_json, "message_json") }?;
-        unsafe { with_chat(chat, |c| Ok(c.send_message_json(json)?)) }
+        let json = try_str(message_json, "message_json")?;
+        with_chat(chat, |c| Ok(c.send_message_json(json)?))
     })
 }
 
 /// Asks the agent to answer the last user message again (a new turn replaces the last reply).
 #[no_mangle]
-pub unsafe extern "C" fn tchat_chat_regenerate(chat: *mut tchat_chat) -> tchat_status {
-    ffi_boundary!({ unsafe { with_chat(chat, |c| Ok(c.regenerate()?)) } })
+pub extern "C" fn tchat_chat_regenerate(chat: *const tchat_chat) -> tchat_status {
+    ffi_boundary!({ with_chat(chat, |c| Ok(c.regenerate()?)) })
 }
 
 /// Sends a custom action (JSON, validated by the agent's action schema), e.g. `{"type":"undo"}`.
 #[no_mangle]
-pub unsafe extern "C" fn tchat_chat_send_action(chat: *mut tchat_chat, action_json: *const c_char) -> tchat_status {
+pub extern "C" fn tchat_chat_send_action(chat: *const tchat_chat, action_json: *const c_char) -> tchat_status {
     ffi_boundary!({
-        let json = unsafe { arg_str(action_json, "action_json") }?;
-        unsafe { with_chat(chat, |c| Ok(c.send_action(json)?)) }
+        let json = try_str(action_json, "action_json")?;
+        with_chat(chat, |c| Ok(c.send_action(json)?))
     })
 }
 
@@ -554,16 +530,16 @@ pub unsafe extern "C" fn tchat_chat_send_action(chat: *mut tchat_chat, action_js
 /// (`tchat_event_pending_approval_id`); `reason` may be NULL. The agent then continues the same
 /// assistant message. `TCHAT_INVALID_STATE` when no such approval is pending.
 #[no_mangle]
-pub unsafe extern "C" fn tchat_chat_approve(
-    chat: *mut tchat_chat,
+pub extern "C" fn tchat_chat_approve(
+    chat: *const tchat_chat,
     approval_id: *const c_char,
     approved: bool,
     reason: *const c_char,
 ) -> tchat_status {
     ffi_boundary!({
-        let approval_id = unsafe { arg_str(approval_id, "approval_id") }?;
-        let reason = unsafe { arg_opt_str(reason, "reason") }?;
-        unsafe { with_chat(chat, |c| Ok(c.approve(approval_id, approved, reason)?)) }
+        let approval_id = try_str(approval_id, "approval_id")?;
+        let reason = try_opt_str(reason, "reason")?;
+        with_chat(chat, |c| Ok(c.approve(approval_id, approved, reason)?))
     })
 }
 
@@ -571,17 +547,17 @@ pub unsafe extern "C" fn tchat_chat_approve(
 /// handler. The turn completes early (its turn-complete event has `tchat_event_stopped` true); chunks
 /// still in flight are skipped. May be called from inside the event callback.
 #[no_mangle]
-pub unsafe extern "C" fn tchat_chat_stop(chat: *mut tchat_chat, reason: *const c_char) -> tchat_status {
+pub extern "C" fn tchat_chat_stop(chat: *const tchat_chat, reason: *const c_char) -> tchat_status {
     ffi_boundary!({
-        let reason = unsafe { arg_opt_str(reason, "reason") }?;
-        unsafe { with_chat(chat, |c| Ok(c.stop(reason)?)) }
+        let reason = try_opt_str(reason, "reason")?;
+        with_chat(chat, |c| Ok(c.stop(reason)?))
     })
 }
 
 /// Ends the agent's loop without closing the session; a later message starts a new run.
 #[no_mangle]
-pub unsafe extern "C" fn tchat_chat_close_agent(chat: *mut tchat_chat) -> tchat_status {
-    ffi_boundary!({ unsafe { with_chat(chat, |c| Ok(c.close_agent()?)) } })
+pub extern "C" fn tchat_chat_close_agent(chat: *const tchat_chat) -> tchat_status {
+    ffi_boundary!({ with_chat(chat, |c| Ok(c.close_agent()?)) })
 }
 
 /// Closes the session for good (needs a secret API key as the client's token), with an optional
@@ -590,10 +566,10 @@ pub unsafe extern "C" fn tchat_chat_close_agent(chat: *mut tchat_chat) -> tchat_
 /// in flight ends without its turn-complete. Later sends fail with `TCHAT_SESSION_CLOSED`. The
 /// chat must still be freed with `tchat_chat_free`.
 #[no_mangle]
-pub unsafe extern "C" fn tchat_chat_close_session(chat: *mut tchat_chat, reason: *const c_char) -> tchat_status {
+pub extern "C" fn tchat_chat_close_session(chat: *const tchat_chat, reason: *const c_char) -> tchat_status {
     ffi_boundary!({
-        let reason = unsafe { arg_opt_str(reason, "reason") }?;
-        unsafe { with_chat(chat, |c| Ok(c.close_session(reason)?)) }
+        let reason = try_opt_str(reason, "reason")?;
+        with_chat(chat, |c| Ok(c.close_session(reason)?))
     })
 }
 
@@ -615,9 +591,11 @@ struct EventCallback {
 
 impl EventCallback {
     fn call(&self, event: &Event) {
-        let ev = tchat_event::new(event, true);
-        // SAFETY: the application's callback with its own user_data and an event alive for the call.
-        unsafe { (self.callback)(self.user_data.user_data.0, &ev) };
+        tchat_event::borrowed(event, |ev| {
+            // SAFETY: the application's callback, with its own user_data and an event alive for the
+            // call (the C contract of `tchat_event_callback`).
+            unsafe { (self.callback)(self.user_data.user_data.0, ev) }
+        });
     }
 }
 
@@ -634,15 +612,15 @@ impl EventCallback {
 /// `user_data_free` is not called. With `callback` NULL, `user_data` and `user_data_free` are
 /// ignored.
 #[no_mangle]
-pub unsafe extern "C" fn tchat_chat_set_callback(
-    chat: *mut tchat_chat,
+pub extern "C" fn tchat_chat_set_callback(
+    chat: *const tchat_chat,
     callback: tchat_event_callback,
     user_data: *mut c_void,
     user_data_free: tchat_user_data_free_callback,
 ) -> tchat_status {
     ffi_boundary!({
         // Checked before the guard exists, so that a failure does not run `user_data_free`.
-        let wrapper = unsafe { arg_ref(chat, "chat") }?;
+        let wrapper = try_ref(chat, "chat")?;
         let new = callback.map(|callback| {
             Arc::new(EventCallback {
                 callback,
@@ -687,21 +665,21 @@ pub unsafe extern "C" fn tchat_chat_set_callback(
 /// For main loops (a game loop polls with 0 every frame). With a callback installed, events go to
 /// the callback and this only times out. Any thread; usually one thread polls.
 #[no_mangle]
-pub unsafe extern "C" fn tchat_chat_next_event(
-    chat: *mut tchat_chat,
+pub extern "C" fn tchat_chat_next_event(
+    chat: *const tchat_chat,
     timeout_ms: c_int,
     out_event: *mut *mut tchat_event,
 ) -> tchat_status {
     ffi_boundary!({
-        let out = arg_out(out_event, "out_event")?;
+        let out = try_out(out_event, "out_event")?;
         let timeout = match u64::try_from(timeout_ms) {
             Ok(ms) => Duration::from_millis(ms),
             Err(_) => Duration::MAX,
         };
-        let event = unsafe { with_chat(chat, |c| Ok(c.next_event(timeout))) }?;
+        let event = with_chat(chat, |c| Ok(c.next_event(timeout)))?;
         match event {
             Some(event) => {
-                unsafe { write_out(out, Box::into_raw(Box::new(tchat_event::new(&event, false)))) };
+                out.set(to_box_ptr(tchat_event::owned(event)));
                 Ok(())
             }
             None => Err(Fail::new(tchat_status::TCHAT_TIMEOUT, "no event (timeout or wake)")),
@@ -715,27 +693,23 @@ pub unsafe extern "C" fn tchat_chat_next_event(
 /// Nothing is lost or repeated. With no stream open (idle, no idle watch) it does nothing. Returns
 /// at once; any thread, also the chat's callback.
 #[no_mangle]
-pub unsafe extern "C" fn tchat_chat_reconnect_now(chat: *mut tchat_chat) -> tchat_status {
+pub extern "C" fn tchat_chat_reconnect_now(chat: *const tchat_chat) -> tchat_status {
     ffi_boundary!({
-        unsafe {
-            with_chat(chat, |c| {
-                c.reconnect_now();
-                Ok(())
-            })
-        }
+        with_chat(chat, |c| {
+            c.reconnect_now();
+            Ok(())
+        })
     })
 }
 
 /// Makes a `tchat_chat_next_event` that is waiting (or the next one to wait) return `TCHAT_TIMEOUT`
 /// at once. Any thread, e.g. a UI thread waking a worker that polls.
 #[no_mangle]
-pub unsafe extern "C" fn tchat_chat_wake(chat: *mut tchat_chat) -> tchat_status {
+pub extern "C" fn tchat_chat_wake(chat: *const tchat_chat) -> tchat_status {
     ffi_boundary!({
-        unsafe {
-            with_chat(chat, |c| {
-                c.wake();
-                Ok(())
-            })
-        }
+        with_chat(chat, |c| {
+            c.wake();
+            Ok(())
+        })
     })
 }

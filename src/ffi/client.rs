@@ -4,8 +4,8 @@ use std::os::raw::{c_char, c_int, c_void};
 use std::sync::Arc;
 
 use super::{
-    arg_bytes, arg_mut, arg_out, arg_ref, arg_str, c_string, ffi_boundary, ffi_getter, millis, tchat_status, write_out,
-    Fail, UserData, UserDataGuard,
+    c_string, ffi_boundary, ffi_getter, free_box, millis, set_opt_out, tchat_status, to_box_ptr, try_bytes, try_mut,
+    try_out, try_ref, try_str, Boxed, Castable, Fail, UserData, UserDataGuard,
 };
 use crate::client::Client;
 use crate::config::{ClientConfig, RetryPolicy};
@@ -43,6 +43,18 @@ pub struct tchat_client_options {
     idle_watch: bool,
     reconnect_limit_ms: Option<u64>,
     keep_warm_ms: Option<u64>,
+}
+
+impl Castable for tchat_client {
+    type Ownership = Boxed;
+}
+
+impl Castable for tchat_client_options {
+    type Ownership = Boxed;
+}
+
+impl Castable for tchat_send_event {
+    type Ownership = super::Borrowed;
 }
 
 /// Asked for a fresh token when the server answers 401/403 (e.g. an expired public access token).
@@ -233,31 +245,26 @@ impl tchat_client_options {
 /// NULL. Free it with `tchat_client_options_free`.
 #[no_mangle]
 pub extern "C" fn tchat_client_options_new() -> *mut tchat_client_options {
-    ffi_getter!(std::ptr::null_mut(), { Box::into_raw(Box::default()) })
+    ffi_getter!({ to_box_ptr(Default::default()) })
 }
 
 /// Frees an options object (NULL is ignored). Clients created from it are not affected.
 #[no_mangle]
-pub unsafe extern "C" fn tchat_client_options_free(options: *mut tchat_client_options) {
-    ffi_getter!((), {
-        if !options.is_null() {
-            // SAFETY: `options` came from `tchat_client_options_new` and is freed once.
-            drop(unsafe { Box::from_raw(options) });
-        }
-    })
+pub extern "C" fn tchat_client_options_free(options: *mut tchat_client_options) {
+    ffi_getter!({ free_box(options) })
 }
 
 /// Sets the API's base URL, e.g. `"https://api.trigger.dev"` or `"http://127.0.0.1:8030"` (copied).
 /// Plain `http://` is accepted only for loopback hosts unless
 /// `tchat_client_options_set_allow_insecure_http` allows it; `tchat_client_new` checks the URL.
 #[no_mangle]
-pub unsafe extern "C" fn tchat_client_options_set_base_url(
+pub extern "C" fn tchat_client_options_set_base_url(
     options: *mut tchat_client_options,
     base_url: *const c_char,
 ) -> tchat_status {
     ffi_boundary!({
-        let options = unsafe { arg_mut(options, "options") }?;
-        options.base_url = Some(unsafe { arg_str(base_url, "base_url") }?.to_owned());
+        let options = try_mut(options, "options")?;
+        options.base_url = Some(try_str(base_url, "base_url")?.to_owned());
         Ok(())
     })
 }
@@ -265,13 +272,13 @@ pub unsafe extern "C" fn tchat_client_options_set_base_url(
 /// Sets the token (required): a secret API key (`tr_dev_...`, `tr_prod_...`) or a JWT (copied).
 /// The token never appears in error or log messages.
 #[no_mangle]
-pub unsafe extern "C" fn tchat_client_options_set_token(
+pub extern "C" fn tchat_client_options_set_token(
     options: *mut tchat_client_options,
     token: *const c_char,
 ) -> tchat_status {
     ffi_boundary!({
-        let options = unsafe { arg_mut(options, "options") }?;
-        let token = unsafe { arg_str(token, "token") }?;
+        let options = try_mut(options, "options")?;
+        let token = try_str(token, "token")?;
         if token.is_empty() {
             return Err(Fail::invalid("token is empty"));
         }
@@ -283,25 +290,25 @@ pub unsafe extern "C" fn tchat_client_options_set_token(
 /// Sets the preview branch, sent as `x-trigger-branch` (copied). Needed for preview-branch
 /// environments only.
 #[no_mangle]
-pub unsafe extern "C" fn tchat_client_options_set_branch(
+pub extern "C" fn tchat_client_options_set_branch(
     options: *mut tchat_client_options,
     branch: *const c_char,
 ) -> tchat_status {
     ffi_boundary!({
-        let options = unsafe { arg_mut(options, "options") }?;
-        options.branch = Some(unsafe { arg_str(branch, "branch") }?.to_owned());
+        let options = try_mut(options, "options")?;
+        options.branch = Some(try_str(branch, "branch")?.to_owned());
         Ok(())
     })
 }
 
 /// How long to wait for a TCP + TLS connection, in milliseconds (default 10000; must be > 0).
 #[no_mangle]
-pub unsafe extern "C" fn tchat_client_options_set_connect_timeout_ms(
+pub extern "C" fn tchat_client_options_set_connect_timeout_ms(
     options: *mut tchat_client_options,
     timeout_ms: u64,
 ) -> tchat_status {
     ffi_boundary!({
-        let options = unsafe { arg_mut(options, "options") }?;
+        let options = try_mut(options, "options")?;
         options.connect_timeout_ms = Some(positive(timeout_ms, "timeout_ms")?);
         Ok(())
     })
@@ -312,12 +319,12 @@ pub unsafe extern "C" fn tchat_client_options_set_connect_timeout_ms(
 /// deadline of connect timeout + response timeout for all of it, headers and body: a server that
 /// answers its headers and then a silent or trickling body is cut there, and the call retried.
 #[no_mangle]
-pub unsafe extern "C" fn tchat_client_options_set_response_timeout_ms(
+pub extern "C" fn tchat_client_options_set_response_timeout_ms(
     options: *mut tchat_client_options,
     timeout_ms: u64,
 ) -> tchat_status {
     ffi_boundary!({
-        let options = unsafe { arg_mut(options, "options") }?;
+        let options = try_mut(options, "options")?;
         options.response_timeout_ms = Some(positive(timeout_ms, "timeout_ms")?);
         Ok(())
     })
@@ -329,12 +336,12 @@ pub unsafe extern "C" fn tchat_client_options_set_response_timeout_ms(
 /// stall is caught within this timeout plus the gap to the next byte; a connection that sends no
 /// byte at all for this long (also an idle watch between turns) is dead too.
 #[no_mangle]
-pub unsafe extern "C" fn tchat_client_options_set_stall_timeout_ms(
+pub extern "C" fn tchat_client_options_set_stall_timeout_ms(
     options: *mut tchat_client_options,
     timeout_ms: u64,
 ) -> tchat_status {
     ffi_boundary!({
-        let options = unsafe { arg_mut(options, "options") }?;
+        let options = try_mut(options, "options")?;
         options.stall_timeout_ms = Some(positive(timeout_ms, "timeout_ms")?);
         Ok(())
     })
@@ -346,12 +353,12 @@ pub unsafe extern "C" fn tchat_client_options_set_stall_timeout_ms(
 /// with one `TCHAT_EVENT_KIND_RECONNECTING` event per attempt and `TCHAT_EVENT_KIND_CONNECTED` when
 /// the stream is back.
 #[no_mangle]
-pub unsafe extern "C" fn tchat_client_options_set_reconnect_limit_ms(
+pub extern "C" fn tchat_client_options_set_reconnect_limit_ms(
     options: *mut tchat_client_options,
     limit_ms: u64,
 ) -> tchat_status {
     ffi_boundary!({
-        let options = unsafe { arg_mut(options, "options") }?;
+        let options = try_mut(options, "options")?;
         options.reconnect_limit_ms = (limit_ms > 0).then_some(limit_ms);
         Ok(())
     })
@@ -363,12 +370,9 @@ pub unsafe extern "C" fn tchat_client_options_set_reconnect_limit_ms(
 /// between turns too. Without it such a close is noticed at the next send
 /// (`TCHAT_SESSION_CLOSED`). A send ends the watch and subscribes for its turn as usual.
 #[no_mangle]
-pub unsafe extern "C" fn tchat_client_options_set_idle_watch(
-    options: *mut tchat_client_options,
-    watch: bool,
-) -> tchat_status {
+pub extern "C" fn tchat_client_options_set_idle_watch(options: *mut tchat_client_options, watch: bool) -> tchat_status {
     ffi_boundary!({
-        let options = unsafe { arg_mut(options, "options") }?;
+        let options = try_mut(options, "options")?;
         options.idle_watch = watch;
         Ok(())
     })
@@ -377,12 +381,12 @@ pub unsafe extern "C" fn tchat_client_options_set_idle_watch(
 /// The long-poll window asked of the server for each stream request (`Timeout-Seconds`), 1..600
 /// seconds (default 120). Other values are `TCHAT_INVALID_ARGUMENT`.
 #[no_mangle]
-pub unsafe extern "C" fn tchat_client_options_set_long_poll_seconds(
+pub extern "C" fn tchat_client_options_set_long_poll_seconds(
     options: *mut tchat_client_options,
     seconds: u32,
 ) -> tchat_status {
     ffi_boundary!({
-        let options = unsafe { arg_mut(options, "options") }?;
+        let options = try_mut(options, "options")?;
         if !(1..=600).contains(&seconds) {
             return Err(Fail::invalid(format!("long-poll window must be 1..600 seconds (got {seconds})")));
         }
@@ -403,14 +407,14 @@ pub unsafe extern "C" fn tchat_client_options_set_long_poll_seconds(
 /// records); a send makes one append (client-managed runs: also a run check), after waiting up to
 /// connect + response timeout for its stream to connect.
 #[no_mangle]
-pub unsafe extern "C" fn tchat_client_options_set_retry(
+pub extern "C" fn tchat_client_options_set_retry(
     options: *mut tchat_client_options,
     max_attempts: u32,
     base_delay_ms: u64,
     max_delay_ms: u64,
 ) -> tchat_status {
     ffi_boundary!({
-        let options = unsafe { arg_mut(options, "options") }?;
+        let options = try_mut(options, "options")?;
         if max_attempts == 0 {
             return Err(Fail::invalid("max_attempts must be at least 1"));
         }
@@ -429,13 +433,13 @@ pub unsafe extern "C" fn tchat_client_options_set_retry(
 
 /// The `User-Agent` header (copied; default `"tchat/<version>"`).
 #[no_mangle]
-pub unsafe extern "C" fn tchat_client_options_set_user_agent(
+pub extern "C" fn tchat_client_options_set_user_agent(
     options: *mut tchat_client_options,
     user_agent: *const c_char,
 ) -> tchat_status {
     ffi_boundary!({
-        let options = unsafe { arg_mut(options, "options") }?;
-        options.user_agent = Some(unsafe { arg_str(user_agent, "user_agent") }?.to_owned());
+        let options = try_mut(options, "options")?;
+        options.user_agent = Some(try_str(user_agent, "user_agent")?.to_owned());
         Ok(())
     })
 }
@@ -443,14 +447,14 @@ pub unsafe extern "C" fn tchat_client_options_set_user_agent(
 /// Adds root certificates (PEM text, one or more certificates; `len` bytes at `pem`, no NUL needed)
 /// trusted besides the built-in web PKI roots, e.g. a company proxy's CA. Copied; calls accumulate.
 #[no_mangle]
-pub unsafe extern "C" fn tchat_client_options_add_root_certs_pem(
+pub extern "C" fn tchat_client_options_add_root_certs_pem(
     options: *mut tchat_client_options,
     pem: *const u8,
     len: usize,
 ) -> tchat_status {
     ffi_boundary!({
-        let options = unsafe { arg_mut(options, "options") }?;
-        let pem = unsafe { arg_bytes(pem, len, "pem") }?;
+        let options = try_mut(options, "options")?;
+        let pem = try_bytes(pem, len, "pem")?;
         if pem.is_empty() {
             return Err(Fail::invalid("pem is empty"));
         }
@@ -466,12 +470,12 @@ pub unsafe extern "C" fn tchat_client_options_add_root_certs_pem(
 /// PKI roots (default false), e.g. for a private deployment whose CA is the only one to trust.
 /// `tchat_client_new` then fails with `TCHAT_INVALID_ARGUMENT` when no certificate was added.
 #[no_mangle]
-pub unsafe extern "C" fn tchat_client_options_set_replace_root_certs(
+pub extern "C" fn tchat_client_options_set_replace_root_certs(
     options: *mut tchat_client_options,
     replace: bool,
 ) -> tchat_status {
     ffi_boundary!({
-        let options = unsafe { arg_mut(options, "options") }?;
+        let options = try_mut(options, "options")?;
         options.replace_root_certs = replace;
         Ok(())
     })
@@ -486,12 +490,12 @@ pub unsafe extern "C" fn tchat_client_options_set_replace_root_certs(
 /// `TCHAT_EVENT_KIND_SESSION_CLOSED`. A warm connection that fails is not reopened: the next send
 /// opens one as usual.
 #[no_mangle]
-pub unsafe extern "C" fn tchat_client_options_set_keep_warm_ms(
+pub extern "C" fn tchat_client_options_set_keep_warm_ms(
     options: *mut tchat_client_options,
     keep_warm_ms: u64,
 ) -> tchat_status {
     ffi_boundary!({
-        let options = unsafe { arg_mut(options, "options") }?;
+        let options = try_mut(options, "options")?;
         options.keep_warm_ms = Some(keep_warm_ms);
         Ok(())
     })
@@ -500,12 +504,12 @@ pub unsafe extern "C" fn tchat_client_options_set_keep_warm_ms(
 /// Allows plain `http://` to hosts other than loopback (default false: tokens would travel in the
 /// clear). Loopback (`127.0.0.1`, `::1`, `localhost`) is always allowed.
 #[no_mangle]
-pub unsafe extern "C" fn tchat_client_options_set_allow_insecure_http(
+pub extern "C" fn tchat_client_options_set_allow_insecure_http(
     options: *mut tchat_client_options,
     allow: bool,
 ) -> tchat_status {
     ffi_boundary!({
-        let options = unsafe { arg_mut(options, "options") }?;
+        let options = try_mut(options, "options")?;
         options.allow_insecure_http = allow;
         Ok(())
     })
@@ -521,14 +525,14 @@ pub unsafe extern "C" fn tchat_client_options_set_allow_insecure_http(
 /// possibly on a chat's reader thread, or inside `tchat_chat_free`/`tchat_client_free`). If this
 /// call fails, `user_data_free` is not called.
 #[no_mangle]
-pub unsafe extern "C" fn tchat_client_options_set_token_provider(
+pub extern "C" fn tchat_client_options_set_token_provider(
     options: *mut tchat_client_options,
     callback: tchat_token_provider_callback,
     user_data: *mut c_void,
     user_data_free: tchat_user_data_free_callback,
 ) -> tchat_status {
     ffi_boundary!({
-        let options = unsafe { arg_mut(options, "options") }?;
+        let options = try_mut(options, "options")?;
         options.token_provider = callback.map(|callback| {
             Arc::new(TokenProvider {
                 callback,
@@ -544,14 +548,14 @@ pub unsafe extern "C" fn tchat_client_options_set_token_provider(
 /// `user_data` and `user_data_free` are ignored). `user_data_free` (may be NULL) is called exactly
 /// once, when no options object, client or chat holds the observer any more; not if this call fails.
 #[no_mangle]
-pub unsafe extern "C" fn tchat_client_options_set_send_observer(
+pub extern "C" fn tchat_client_options_set_send_observer(
     options: *mut tchat_client_options,
     callback: tchat_send_observer_callback,
     user_data: *mut c_void,
     user_data_free: tchat_user_data_free_callback,
 ) -> tchat_status {
     ffi_boundary!({
-        let options = unsafe { arg_mut(options, "options") }?;
+        let options = try_mut(options, "options")?;
         options.send_observer = callback.map(|callback| {
             Arc::new(SendObserver {
                 callback,
@@ -568,15 +572,15 @@ pub unsafe extern "C" fn tchat_client_options_set_send_observer(
 /// On success writes a new client to `*out_client`; free it with `tchat_client_free`. On failure
 /// `*out_client` is untouched.
 #[no_mangle]
-pub unsafe extern "C" fn tchat_client_new(
+pub extern "C" fn tchat_client_new(
     options: *const tchat_client_options,
     out_client: *mut *mut tchat_client,
 ) -> tchat_status {
     ffi_boundary!({
-        let options = unsafe { arg_ref(options, "options") }?;
-        let out = arg_out(out_client, "out_client")?;
+        let options = try_ref(options, "options")?;
+        let out = try_out(out_client, "out_client")?;
         let client = Client::new(options.to_config()?)?;
-        unsafe { write_out(out, Box::into_raw(Box::new(tchat_client { client }))) };
+        out.set(to_box_ptr(tchat_client { client }));
         Ok(())
     })
 }
@@ -586,24 +590,21 @@ pub unsafe extern "C" fn tchat_client_new(
 /// earlier session. What a turn costs beyond its requests: with a warm chat (see
 /// `tchat_client_options_set_keep_warm_ms`), nothing. Each out pointer may be NULL. Any thread.
 #[no_mangle]
-pub unsafe extern "C" fn tchat_client_connection_stats(
+pub extern "C" fn tchat_client_connection_stats(
     client: *const tchat_client,
     out_connections: *mut u64,
     out_full_handshakes: *mut u64,
     out_resumed_handshakes: *mut u64,
 ) -> tchat_status {
     ffi_boundary!({
-        let client = unsafe { arg_ref(client, "client") }?;
+        let client = try_ref(client, "client")?;
         let stats = client.client.connection_stats();
         for (out, value) in [
             (out_connections, stats.connections),
             (out_full_handshakes, stats.full_handshakes),
             (out_resumed_handshakes, stats.resumed_handshakes),
         ] {
-            if !out.is_null() {
-                // SAFETY: a non-NULL out pointer is the caller's writable `uint64_t`.
-                unsafe { write_out(out, value) };
-            }
+            set_opt_out(out, value);
         }
         Ok(())
     })
@@ -613,13 +614,8 @@ pub unsafe extern "C" fn tchat_client_connection_stats(
 /// released when the last of them is freed too. Any thread, but not while another thread is using the
 /// same client pointer.
 #[no_mangle]
-pub unsafe extern "C" fn tchat_client_free(client: *mut tchat_client) {
-    ffi_getter!((), {
-        if !client.is_null() {
-            // SAFETY: `client` came from `tchat_client_new` and is freed once.
-            drop(unsafe { Box::from_raw(client) });
-        }
-    })
+pub extern "C" fn tchat_client_free(client: *mut tchat_client) {
+    ffi_getter!({ free_box(client) })
 }
 
 fn positive(ms: u64, name: &str) -> Result<u64, Fail> {
@@ -641,9 +637,11 @@ mod tests {
     /// Answers with a 3000-byte token, snprintf style (so the first 2048-byte buffer is too small).
     unsafe extern "C" fn long_token(_: *mut c_void, chat_id: *const c_char, buf: *mut c_char, len: usize) -> c_int {
         CALLS.fetch_add(1, Ordering::SeqCst);
+        // SAFETY: the library passes a NUL-terminated chat id.
         assert_eq!(unsafe { std::ffi::CStr::from_ptr(chat_id) }.to_str().unwrap(), "chat-1");
         let token = vec![b'j'; 3000];
         let n = token.len().min(len.saturating_sub(1));
+        // SAFETY: `buf` holds `len` bytes and `n < len`.
         unsafe {
             std::ptr::copy_nonoverlapping(token.as_ptr(), buf.cast::<u8>(), n);
             *buf.add(n) = 0;

@@ -57,7 +57,7 @@ pub(crate) fn finish(outcome: std::thread::Result<FfiResult>) -> tchat_status {
 /// last error (a callback running on a reader thread sees the reader thread's).
 #[no_mangle]
 pub extern "C" fn tchat_last_error_message() -> *const c_char {
-    super::ffi_getter!(c"".as_ptr(), {
+    super::ffi_getter!(or c"".as_ptr(), {
         LAST_ERROR
             .try_with(|slot| match slot.try_borrow() {
                 // The CString's heap buffer stays put until the slot is overwritten.
@@ -72,7 +72,7 @@ pub extern "C" fn tchat_last_error_message() -> *const c_char {
 /// 0 when no HTTP answer was involved (or the call succeeded).
 #[no_mangle]
 pub extern "C" fn tchat_last_error_http_status() -> c_int {
-    super::ffi_getter!(0, {
+    super::ffi_getter!({
         LAST_ERROR
             .try_with(|slot| slot.try_borrow().ok().and_then(|l| l.http_status).map_or(0, c_int::from))
             .unwrap_or(0)

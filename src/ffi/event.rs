@@ -1,9 +1,12 @@
 //! `tchat_event`: one thing that happened on a chat's stream, and its accessors.
 
+use std::cell::OnceCell;
 use std::os::raw::{c_char, c_int};
 
-use super::{arg_out, arg_ref, ffi_boundary, ffi_getter, tchat_status, write_out};
-use crate::event::Event;
+use super::{
+    ffi_boundary, ffi_getter, set_opt_out, take_box, tchat_status, to_box_ptr, try_out, try_ref, Boxed, Castable,
+};
+use crate::event::{ChunkEvent, Event, TurnCompleteEvent};
 
 /// What a `tchat_event` is. `tchat_event_get_kind()` returns it.
 #[repr(C)]
@@ -48,9 +51,8 @@ pub enum tchat_event_kind {
     Connected = 8,
 }
 
-/// Text copied out of an event, NUL-terminated for C, with its exact length (a delta may contain
-/// NUL bytes; JSON never does).
-#[derive(Clone)]
+/// Text of an event, NUL-terminated for C, with its exact length (a delta may contain NUL bytes;
+/// JSON never does).
 struct CText(Box<[u8]>);
 
 impl CText {
@@ -70,6 +72,9 @@ impl CText {
     }
 }
 
+/// A C string of the event, made on its first access: one cell per accessor that returns text.
+type Lazy = OnceCell<Option<CText>>;
+
 /// One event of a chat's stream (see `tchat_event_kind` for what each kind carries).
 ///
 /// Ownership: an event from `tchat_chat_next_event` or `tchat_event_copy` is owned by the caller:
@@ -79,139 +84,152 @@ impl CText {
 ///
 /// Thread safety: an event is not shareable: use it from one thread at a time (an owned event may
 /// be handed to another thread as a whole).
-#[derive(Clone)]
 pub struct tchat_event {
-    kind: tchat_event_kind,
-    /// The event passed to a callback: `tchat_event_free` must leave it alone.
-    borrowed: bool,
-    seq_num: u64,
-    chunk_type: Option<CText>,
-    json: Option<CText>,
-    delta: Option<CText>,
-    message_id: Option<CText>,
-    finish_reason: Option<CText>,
-    error_text: Option<CText>,
-    stopped: bool,
-    incomplete: bool,
-    approvals: Vec<CText>,
-    attempt: u32,
-    delay_ms: u64,
-    cause: Option<CText>,
-    cause_http_status: c_int,
-    reason: Option<CText>,
-    error_status: tchat_status,
-    error_http_status: c_int,
-    error_message: Option<CText>,
+    event: EventRef,
+    chunk_type: Lazy,
+    /// The chunk's JSON, or the turn's message JSON.
+    json: Lazy,
+    delta: Lazy,
+    message_id: Lazy,
+    finish_reason: Lazy,
+    error_text: Lazy,
+    approvals: OnceCell<Vec<CText>>,
+    cause: Lazy,
+    reason: Lazy,
+    error_message: Lazy,
+}
+
+/// The Rust event behind a `tchat_event`: owned, or the one a callback is called with.
+enum EventRef {
+    Owned(Event),
+    /// Valid while the callback runs: the `tchat_event` holding it lives in that call's frame.
+    Borrowed(*const Event),
+}
+
+impl super::PanicFallback for tchat_event_kind {
+    fn on_panic() -> tchat_event_kind {
+        tchat_event_kind::None
+    }
+}
+
+impl Castable for tchat_event {
+    type Ownership = Boxed;
 }
 
 impl tchat_event {
-    /// The C view of `event`.
-    pub(crate) fn new(event: &Event, borrowed: bool) -> tchat_event {
-        let mut e = tchat_event {
-            kind: tchat_event_kind::None,
-            borrowed,
-            seq_num: 0,
-            chunk_type: None,
-            json: None,
-            delta: None,
-            message_id: None,
-            finish_reason: None,
-            error_text: None,
-            stopped: false,
-            incomplete: false,
-            approvals: Vec::new(),
-            attempt: 0,
-            delay_ms: 0,
-            cause: None,
-            cause_http_status: 0,
-            reason: None,
-            error_status: tchat_status::TCHAT_OK,
-            error_http_status: 0,
-            error_message: None,
-        };
-        let text = |s: &Option<String>| s.as_deref().map(CText::new);
-        match event {
-            Event::Chunk(c) => {
-                e.kind = tchat_event_kind::Chunk;
-                e.seq_num = c.seq_num;
-                e.chunk_type = Some(CText::new(&c.chunk_type));
-                e.json = Some(CText::new(&c.json));
-                e.delta = text(&c.delta);
-            }
-            Event::TurnComplete(t) => {
-                e.kind = tchat_event_kind::TurnComplete;
-                e.json = Some(CText::new(&t.message_json));
-                e.message_id = text(&t.message_id);
-                e.finish_reason = text(&t.finish_reason);
-                e.error_text = text(&t.error_text);
-                e.stopped = t.stopped;
-                e.incomplete = t.incomplete;
-                e.approvals = t.pending_approvals.iter().map(|a| CText::new(a)).collect();
-            }
-            Event::UpgradeRequired => e.kind = tchat_event_kind::UpgradeRequired,
-            Event::PendingVersion => e.kind = tchat_event_kind::PendingVersion,
-            Event::SessionClosed { reason } => {
-                e.kind = tchat_event_kind::SessionClosed;
-                e.reason = text(reason);
-            }
-            Event::Reconnecting { attempt, delay, cause, status } => {
-                e.kind = tchat_event_kind::Reconnecting;
-                e.attempt = *attempt;
-                e.delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
-                e.cause = Some(CText::new(cause));
-                e.cause_http_status = status.map_or(0, c_int::from);
-            }
-            Event::Connected { attempts } => {
-                e.kind = tchat_event_kind::Connected;
-                e.attempt = *attempts;
-            }
-            Event::Error(err) => {
-                e.kind = tchat_event_kind::Error;
-                e.error_status = tchat_status::from_kind(err.kind());
-                e.error_http_status = err.status().map_or(0, c_int::from);
-                e.error_message = Some(CText::new(err.message()));
-            }
-        }
-        e
+    /// An owned event, for `tchat_chat_next_event`.
+    pub(crate) fn owned(event: Event) -> tchat_event {
+        tchat_event::with(EventRef::Owned(event))
     }
 
-    fn is(&self, kind: tchat_event_kind) -> bool {
-        self.kind == kind
+    /// Runs `f` with a borrowed C view of `event` (no copy: strings are made only if read).
+    pub(crate) fn borrowed<R>(event: &Event, f: impl FnOnce(&tchat_event) -> R) -> R {
+        f(&tchat_event::with(EventRef::Borrowed(event)))
     }
+
+    fn with(event: EventRef) -> tchat_event {
+        tchat_event {
+            event,
+            chunk_type: Lazy::new(),
+            json: Lazy::new(),
+            delta: Lazy::new(),
+            message_id: Lazy::new(),
+            finish_reason: Lazy::new(),
+            error_text: Lazy::new(),
+            approvals: OnceCell::new(),
+            cause: Lazy::new(),
+            reason: Lazy::new(),
+            error_message: Lazy::new(),
+        }
+    }
+
+    fn event(&self) -> &Event {
+        match &self.event {
+            EventRef::Owned(e) => e,
+            // SAFETY: a borrowed `tchat_event` exists only inside `tchat_event::borrowed`, whose
+            // caller holds the `&Event` for the whole call.
+            EventRef::Borrowed(e) => unsafe { &**e },
+        }
+    }
+
+    fn is_borrowed(&self) -> bool {
+        matches!(self.event, EventRef::Borrowed(_))
+    }
+
+    fn kind(&self) -> tchat_event_kind {
+        match self.event() {
+            Event::Chunk(_) => tchat_event_kind::Chunk,
+            Event::TurnComplete(_) => tchat_event_kind::TurnComplete,
+            Event::UpgradeRequired => tchat_event_kind::UpgradeRequired,
+            Event::PendingVersion => tchat_event_kind::PendingVersion,
+            Event::SessionClosed { .. } => tchat_event_kind::SessionClosed,
+            Event::Reconnecting { .. } => tchat_event_kind::Reconnecting,
+            Event::Connected { .. } => tchat_event_kind::Connected,
+            Event::Error(_) => tchat_event_kind::Error,
+        }
+    }
+
+    fn chunk(&self) -> Option<&ChunkEvent> {
+        match self.event() {
+            Event::Chunk(c) => Some(c),
+            _ => None,
+        }
+    }
+
+    fn turn(&self) -> Option<&TurnCompleteEvent> {
+        match self.event() {
+            Event::TurnComplete(t) => Some(t),
+            _ => None,
+        }
+    }
+
+    fn error(&self) -> Option<&crate::Error> {
+        match self.event() {
+            Event::Error(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// The event's text in `cell`, made from `text` the first time.
+fn lazy<'a>(cell: &'a Lazy, text: impl FnOnce() -> Option<&'a str>) -> Option<&'a CText> {
+    cell.get_or_init(|| text().map(CText::new)).as_ref()
 }
 
 /// `ev` as a reference, or `None` for NULL.
-///
-/// # Safety
-/// `ev` is NULL or a live event.
-unsafe fn event<'a>(ev: *const tchat_event) -> Option<&'a tchat_event> {
-    // SAFETY: the caller's contract.
-    unsafe { ev.as_ref() }
+fn event<'a>(ev: *const tchat_event) -> Option<&'a tchat_event> {
+    try_ref(ev, "ev").ok()
 }
 
+/// The text's pointer (its length to `out_len` when that is not NULL), or NULL without text.
 fn text_ptr(t: Option<&CText>, out_len: *mut usize) -> *const c_char {
     match t {
         Some(t) => {
-            if !out_len.is_null() {
-                // SAFETY: the caller passes NULL or a writable size_t.
-                unsafe { out_len.write(t.len()) };
-            }
+            set_opt_out(out_len, t.len());
             t.ptr()
         }
         None => std::ptr::null(),
     }
 }
 
+/// A text accessor's body: `text` of the event behind `ev`, NULL when `ev` is NULL or the event
+/// has no such text.
+fn text_of<'a>(
+    ev: *const tchat_event,
+    out_len: *mut usize,
+    text: impl FnOnce(&'a tchat_event) -> Option<&'a CText>,
+) -> *const c_char {
+    text_ptr(event(ev).and_then(text), out_len)
+}
+
 /// Frees an event returned by `tchat_chat_next_event` or `tchat_event_copy` (NULL is ignored).
 /// Calling it on the borrowed event of a callback does nothing. Any thread.
 #[no_mangle]
-pub unsafe extern "C" fn tchat_event_free(ev: *mut tchat_event) {
-    ffi_getter!((), {
-        // SAFETY: `ev` is NULL or a live event; an owned one came from `Box::into_raw`.
-        if let Some(e) = unsafe { event(ev) } {
-            if !e.borrowed {
-                drop(unsafe { Box::from_raw(ev) });
-            }
+pub extern "C" fn tchat_event_free(ev: *mut tchat_event) {
+    ffi_getter!({
+        // The event of a callback is not the caller's to free: a mistaken free leaves it alone.
+        if event(ev).is_some_and(|e| !e.is_borrowed()) {
+            drop(take_box(ev));
         }
     })
 }
@@ -220,21 +238,19 @@ pub unsafe extern "C" fn tchat_event_free(ev: *mut tchat_event) {
 /// after it returns or to hand it to another thread. On success writes it to `*out_event`; free it
 /// with `tchat_event_free`.
 #[no_mangle]
-pub unsafe extern "C" fn tchat_event_copy(ev: *const tchat_event, out_event: *mut *mut tchat_event) -> tchat_status {
+pub extern "C" fn tchat_event_copy(ev: *const tchat_event, out_event: *mut *mut tchat_event) -> tchat_status {
     ffi_boundary!({
-        let ev = unsafe { arg_ref(ev, "ev") }?;
-        let out = arg_out(out_event, "out_event")?;
-        let mut copy = ev.clone();
-        copy.borrowed = false;
-        unsafe { write_out(out, Box::into_raw(Box::new(copy))) };
+        let ev = try_ref(ev, "ev")?;
+        let out = try_out(out_event, "out_event")?;
+        out.set(to_box_ptr(tchat_event::owned(ev.event().clone())));
         Ok(())
     })
 }
 
 /// The event's kind; `TCHAT_EVENT_KIND_NONE` for NULL.
 #[no_mangle]
-pub unsafe extern "C" fn tchat_event_get_kind(ev: *const tchat_event) -> tchat_event_kind {
-    ffi_getter!(tchat_event_kind::None, { unsafe { event(ev) }.map_or(tchat_event_kind::None, |e| e.kind) })
+pub extern "C" fn tchat_event_get_kind(ev: *const tchat_event) -> tchat_event_kind {
+    ffi_getter!({ event(ev).map_or(tchat_event_kind::None, tchat_event::kind) })
 }
 
 /// A static name for an event kind value, e.g. `"chunk"`, `"turn-complete"`; `"unknown"` for other
@@ -262,9 +278,9 @@ pub extern "C" fn tchat_event_kind_name(kind: c_int) -> *const c_char {
 /// `"tool-input-available"`, `"tool-approval-request"`, `"data-status"`, `"finish"`. NULL for other
 /// kinds. Borrowed from the event.
 #[no_mangle]
-pub unsafe extern "C" fn tchat_event_chunk_type(ev: *const tchat_event) -> *const c_char {
-    ffi_getter!(std::ptr::null(), {
-        unsafe { event(ev) }.map_or(std::ptr::null(), |e| text_ptr(e.chunk_type.as_ref(), std::ptr::null_mut()))
+pub extern "C" fn tchat_event_chunk_type(ev: *const tchat_event) -> *const c_char {
+    ffi_getter!({
+        text_of(ev, std::ptr::null_mut(), |e| lazy(&e.chunk_type, || e.chunk().map(|c| c.chunk_type.as_str())))
     })
 }
 
@@ -272,12 +288,8 @@ pub unsafe extern "C" fn tchat_event_chunk_type(ev: *const tchat_event) -> *cons
 /// Writes its length (without the NUL) to `*out_len` when `out_len` is not NULL. NULL for other kinds
 /// (and then `*out_len` is untouched). Borrowed from the event.
 #[no_mangle]
-pub unsafe extern "C" fn tchat_event_chunk_json(ev: *const tchat_event, out_len: *mut usize) -> *const c_char {
-    ffi_getter!(std::ptr::null(), {
-        unsafe { event(ev) }
-            .filter(|e| e.is(tchat_event_kind::Chunk))
-            .map_or(std::ptr::null(), |e| text_ptr(e.json.as_ref(), out_len))
-    })
+pub extern "C" fn tchat_event_chunk_json(ev: *const tchat_event, out_len: *mut usize) -> *const c_char {
+    ffi_getter!({ text_of(ev, out_len, |e| lazy(&e.json, || e.chunk().map(|c| c.json.as_str()))) })
 }
 
 /// `TCHAT_EVENT_KIND_CHUNK` of type `"text-delta"` or `"reasoning-delta"`: the delta text (UTF-8,
@@ -285,63 +297,59 @@ pub unsafe extern "C" fn tchat_event_chunk_json(ev: *const tchat_event, out_len:
 /// in bytes to `*out_len` when `out_len` is not NULL (use it if the text may contain NUL bytes).
 /// NULL for other events. Borrowed from the event.
 #[no_mangle]
-pub unsafe extern "C" fn tchat_event_delta(ev: *const tchat_event, out_len: *mut usize) -> *const c_char {
-    ffi_getter!(std::ptr::null(), {
-        unsafe { event(ev) }.map_or(std::ptr::null(), |e| text_ptr(e.delta.as_ref(), out_len))
-    })
+pub extern "C" fn tchat_event_delta(ev: *const tchat_event, out_len: *mut usize) -> *const c_char {
+    ffi_getter!({ text_of(ev, out_len, |e| lazy(&e.delta, || e.chunk().and_then(|c| c.delta.as_deref()))) })
 }
 
 /// `TCHAT_EVENT_KIND_CHUNK`: the record's `seq_num`, its position in the session's output stream
 /// (monotonic across turns and runs). 0 for other kinds.
 #[no_mangle]
-pub unsafe extern "C" fn tchat_event_seq_num(ev: *const tchat_event) -> u64 {
-    ffi_getter!(0, { unsafe { event(ev) }.map_or(0, |e| e.seq_num) })
+pub extern "C" fn tchat_event_seq_num(ev: *const tchat_event) -> u64 {
+    ffi_getter!({ event(ev).and_then(tchat_event::chunk).map_or(0, |c| c.seq_num) })
 }
 
 /// `TCHAT_EVENT_KIND_TURN_COMPLETE`: the assembled assistant message (an AI SDK `UIMessage`) as JSON.
 /// Writes its length to `*out_len` when `out_len` is not NULL. NULL for other kinds. Borrowed from
 /// the event.
 #[no_mangle]
-pub unsafe extern "C" fn tchat_event_message_json(ev: *const tchat_event, out_len: *mut usize) -> *const c_char {
-    ffi_getter!(std::ptr::null(), {
-        unsafe { event(ev) }
-            .filter(|e| e.is(tchat_event_kind::TurnComplete))
-            .map_or(std::ptr::null(), |e| text_ptr(e.json.as_ref(), out_len))
-    })
+pub extern "C" fn tchat_event_message_json(ev: *const tchat_event, out_len: *mut usize) -> *const c_char {
+    ffi_getter!({ text_of(ev, out_len, |e| lazy(&e.json, || e.turn().map(|t| t.message_json.as_str()))) })
 }
 
 /// `TCHAT_EVENT_KIND_TURN_COMPLETE`: the message id from the turn's `start` chunk, or NULL (also for
 /// other kinds). Borrowed from the event.
 #[no_mangle]
-pub unsafe extern "C" fn tchat_event_message_id(ev: *const tchat_event) -> *const c_char {
-    ffi_getter!(std::ptr::null(), {
-        unsafe { event(ev) }.map_or(std::ptr::null(), |e| text_ptr(e.message_id.as_ref(), std::ptr::null_mut()))
+pub extern "C" fn tchat_event_message_id(ev: *const tchat_event) -> *const c_char {
+    ffi_getter!({
+        text_of(ev, std::ptr::null_mut(), |e| lazy(&e.message_id, || e.turn().and_then(|t| t.message_id.as_deref())))
     })
 }
 
 /// `TCHAT_EVENT_KIND_TURN_COMPLETE`: the `finish` chunk's finish reason (e.g. `"stop"`), or NULL (also
 /// for other kinds). Borrowed from the event.
 #[no_mangle]
-pub unsafe extern "C" fn tchat_event_finish_reason(ev: *const tchat_event) -> *const c_char {
-    ffi_getter!(std::ptr::null(), {
-        unsafe { event(ev) }.map_or(std::ptr::null(), |e| text_ptr(e.finish_reason.as_ref(), std::ptr::null_mut()))
+pub extern "C" fn tchat_event_finish_reason(ev: *const tchat_event) -> *const c_char {
+    ffi_getter!({
+        text_of(ev, std::ptr::null_mut(), |e| {
+            lazy(&e.finish_reason, || e.turn().and_then(|t| t.finish_reason.as_deref()))
+        })
     })
 }
 
 /// `TCHAT_EVENT_KIND_TURN_COMPLETE` of an error turn: the agent's error text; NULL otherwise.
 /// Borrowed from the event.
 #[no_mangle]
-pub unsafe extern "C" fn tchat_event_error_text(ev: *const tchat_event) -> *const c_char {
-    ffi_getter!(std::ptr::null(), {
-        unsafe { event(ev) }.map_or(std::ptr::null(), |e| text_ptr(e.error_text.as_ref(), std::ptr::null_mut()))
+pub extern "C" fn tchat_event_error_text(ev: *const tchat_event) -> *const c_char {
+    ffi_getter!({
+        text_of(ev, std::ptr::null_mut(), |e| lazy(&e.error_text, || e.turn().and_then(|t| t.error_text.as_deref())))
     })
 }
 
 /// `TCHAT_EVENT_KIND_TURN_COMPLETE`: true when the turn was stopped by `tchat_chat_stop` (the rest of
 /// its chunks were skipped). False otherwise.
 #[no_mangle]
-pub unsafe extern "C" fn tchat_event_stopped(ev: *const tchat_event) -> bool {
-    ffi_getter!(false, { unsafe { event(ev) }.is_some_and(|e| e.stopped) })
+pub extern "C" fn tchat_event_stopped(ev: *const tchat_event) -> bool {
+    ffi_getter!({ event(ev).and_then(tchat_event::turn).is_some_and(|t| t.stopped) })
 }
 
 /// `TCHAT_EVENT_KIND_TURN_COMPLETE`: true when the turn ended without its turn-complete record —
@@ -349,149 +357,183 @@ pub unsafe extern "C" fn tchat_event_stopped(ev: *const tchat_event) -> bool {
 /// stopped writing, a close). The message is what had arrived; `tchat_chat_last_assistant_message`
 /// keeps the previous complete answer. False for other kinds.
 #[no_mangle]
-pub unsafe extern "C" fn tchat_event_incomplete(ev: *const tchat_event) -> bool {
-    ffi_getter!(false, { unsafe { event(ev) }.is_some_and(|e| e.is(tchat_event_kind::TurnComplete) && e.incomplete) })
+pub extern "C" fn tchat_event_incomplete(ev: *const tchat_event) -> bool {
+    ffi_getter!({ event(ev).and_then(tchat_event::turn).is_some_and(|t| t.incomplete) })
 }
 
 /// `TCHAT_EVENT_KIND_TURN_COMPLETE`: how many tool calls wait for `tchat_chat_approve`. 0 otherwise.
 #[no_mangle]
-pub unsafe extern "C" fn tchat_event_pending_approval_count(ev: *const tchat_event) -> usize {
-    ffi_getter!(0, { unsafe { event(ev) }.map_or(0, |e| e.approvals.len()) })
+pub extern "C" fn tchat_event_pending_approval_count(ev: *const tchat_event) -> usize {
+    ffi_getter!({ event(ev).and_then(tchat_event::turn).map_or(0, |t| t.pending_approvals.len()) })
 }
 
 /// `TCHAT_EVENT_KIND_TURN_COMPLETE`: the approval id of pending tool call `index` (0-based, below
 /// `tchat_event_pending_approval_count`), to pass to `tchat_chat_approve`. NULL when out of range.
 /// Borrowed from the event.
 #[no_mangle]
-pub unsafe extern "C" fn tchat_event_pending_approval_id(ev: *const tchat_event, index: usize) -> *const c_char {
-    ffi_getter!(std::ptr::null(), {
-        unsafe { event(ev) }.map_or(std::ptr::null(), |e| text_ptr(e.approvals.get(index), std::ptr::null_mut()))
+pub extern "C" fn tchat_event_pending_approval_id(ev: *const tchat_event, index: usize) -> *const c_char {
+    ffi_getter!({
+        text_of(ev, std::ptr::null_mut(), |e| {
+            e.approvals
+                .get_or_init(|| {
+                    e.turn().map_or(Vec::new(), |t| t.pending_approvals.iter().map(|a| CText::new(a)).collect())
+                })
+                .get(index)
+        })
     })
 }
 
 /// `TCHAT_EVENT_KIND_RECONNECTING`: 1 for the first reconnect after a record arrived, then 2, 3...;
 /// `TCHAT_EVENT_KIND_CONNECTED`: how many reconnects it took. 0 for other kinds.
 #[no_mangle]
-pub unsafe extern "C" fn tchat_event_reconnect_attempt(ev: *const tchat_event) -> u32 {
-    ffi_getter!(0, { unsafe { event(ev) }.map_or(0, |e| e.attempt) })
+pub extern "C" fn tchat_event_reconnect_attempt(ev: *const tchat_event) -> u32 {
+    ffi_getter!({
+        event(ev).map_or(0, |e| match e.event() {
+            Event::Reconnecting { attempt, .. } => *attempt,
+            Event::Connected { attempts } => *attempts,
+            _ => 0,
+        })
+    })
 }
 
 /// `TCHAT_EVENT_KIND_RECONNECTING`: how long tchat waits before reconnecting, in milliseconds. 0 for
 /// other kinds.
 #[no_mangle]
-pub unsafe extern "C" fn tchat_event_reconnect_delay_ms(ev: *const tchat_event) -> u64 {
-    ffi_getter!(0, { unsafe { event(ev) }.map_or(0, |e| e.delay_ms) })
+pub extern "C" fn tchat_event_reconnect_delay_ms(ev: *const tchat_event) -> u64 {
+    ffi_getter!({
+        event(ev).map_or(0, |e| match e.event() {
+            Event::Reconnecting { delay, .. } => u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+            _ => 0,
+        })
+    })
 }
 
 /// `TCHAT_EVENT_KIND_RECONNECTING`: what failed — the HTTP method, path, status and the server's
 /// text, or the network error, or why a stream was given up (a stall, a cut body); never contains
 /// a token. NULL for other kinds. Borrowed from the event.
 #[no_mangle]
-pub unsafe extern "C" fn tchat_event_reconnect_cause(ev: *const tchat_event) -> *const c_char {
-    ffi_getter!(std::ptr::null(), {
-        unsafe { event(ev) }.map_or(std::ptr::null(), |e| text_ptr(e.cause.as_ref(), std::ptr::null_mut()))
+pub extern "C" fn tchat_event_reconnect_cause(ev: *const tchat_event) -> *const c_char {
+    ffi_getter!({
+        text_of(ev, std::ptr::null_mut(), |e| {
+            lazy(&e.cause, || match e.event() {
+                Event::Reconnecting { cause, .. } => Some(cause.as_str()),
+                _ => None,
+            })
+        })
     })
 }
 
 /// `TCHAT_EVENT_KIND_RECONNECTING`: the HTTP status behind the failure (e.g. 503), or 0 for a
 /// network failure or a cut stream (also for other kinds).
 #[no_mangle]
-pub unsafe extern "C" fn tchat_event_reconnect_http_status(ev: *const tchat_event) -> c_int {
-    ffi_getter!(0, { unsafe { event(ev) }.map_or(0, |e| e.cause_http_status) })
+pub extern "C" fn tchat_event_reconnect_http_status(ev: *const tchat_event) -> c_int {
+    ffi_getter!({
+        event(ev).map_or(0, |e| match e.event() {
+            Event::Reconnecting { status, .. } => status.map_or(0, c_int::from),
+            _ => 0,
+        })
+    })
 }
 
 /// `TCHAT_EVENT_KIND_SESSION_CLOSED`: why the session was closed, if the server said; NULL otherwise.
 /// Borrowed from the event.
 #[no_mangle]
-pub unsafe extern "C" fn tchat_event_session_closed_reason(ev: *const tchat_event) -> *const c_char {
-    ffi_getter!(std::ptr::null(), {
-        unsafe { event(ev) }.map_or(std::ptr::null(), |e| text_ptr(e.reason.as_ref(), std::ptr::null_mut()))
+pub extern "C" fn tchat_event_session_closed_reason(ev: *const tchat_event) -> *const c_char {
+    ffi_getter!({
+        text_of(ev, std::ptr::null_mut(), |e| {
+            lazy(&e.reason, || match e.event() {
+                Event::SessionClosed { reason } => reason.as_deref(),
+                _ => None,
+            })
+        })
     })
 }
 
 /// `TCHAT_EVENT_KIND_ERROR`: the failure class (never `TCHAT_OK` for an error event). `TCHAT_OK` for
 /// other kinds and NULL.
 #[no_mangle]
-pub unsafe extern "C" fn tchat_event_error_status(ev: *const tchat_event) -> tchat_status {
-    ffi_getter!(tchat_status::TCHAT_OK, { unsafe { event(ev) }.map_or(tchat_status::TCHAT_OK, |e| e.error_status) })
+pub extern "C" fn tchat_event_error_status(ev: *const tchat_event) -> tchat_status {
+    ffi_getter!({
+        event(ev).and_then(tchat_event::error).map_or(tchat_status::TCHAT_OK, |e| tchat_status::from_kind(e.kind()))
+    })
 }
 
 /// `TCHAT_EVENT_KIND_ERROR`: the HTTP status behind the error, or 0 (also for other kinds).
 #[no_mangle]
-pub unsafe extern "C" fn tchat_event_error_http_status(ev: *const tchat_event) -> c_int {
-    ffi_getter!(0, { unsafe { event(ev) }.map_or(0, |e| e.error_http_status) })
+pub extern "C" fn tchat_event_error_http_status(ev: *const tchat_event) -> c_int {
+    ffi_getter!({ event(ev).and_then(tchat_event::error).map_or(0, |e| e.status().map_or(0, c_int::from)) })
 }
 
 /// `TCHAT_EVENT_KIND_ERROR`: the error message (never contains a token); NULL for other kinds.
 /// Borrowed from the event.
 #[no_mangle]
-pub unsafe extern "C" fn tchat_event_error_message(ev: *const tchat_event) -> *const c_char {
-    ffi_getter!(std::ptr::null(), {
-        unsafe { event(ev) }.map_or(std::ptr::null(), |e| text_ptr(e.error_message.as_ref(), std::ptr::null_mut()))
+pub extern "C" fn tchat_event_error_message(ev: *const tchat_event) -> *const c_char {
+    ffi_getter!({
+        text_of(ev, std::ptr::null_mut(), |e| lazy(&e.error_message, || e.error().map(crate::Error::message)))
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{ChunkEvent, TurnCompleteEvent};
-    use std::ffi::CStr;
+
+    /// The NUL-terminated text at `p` (from an accessor, so valid while its event lives).
+    fn text(p: *const c_char) -> String {
+        assert!(!p.is_null());
+        // SAFETY: accessors return NUL-terminated strings owned by a live event.
+        unsafe { std::ffi::CStr::from_ptr(p) }.to_str().unwrap().to_owned()
+    }
 
     #[test]
     fn chunk_accessors() {
-        let ev = tchat_event::new(
-            &Event::Chunk(ChunkEvent {
-                seq_num: 7,
-                chunk_type: "text-delta".into(),
-                json: r#"{"type":"text-delta","delta":"a\u0000b"}"#.into(),
-                delta: Some("a\0b".into()),
-            }),
-            false,
-        );
+        let ev = tchat_event::owned(Event::Chunk(ChunkEvent {
+            seq_num: 7,
+            chunk_type: "text-delta".into(),
+            json: r#"{"type":"text-delta","delta":"a\u0000b"}"#.into(),
+            delta: Some("a\0b".into()),
+        }));
         let p: *const tchat_event = &ev;
-        unsafe {
-            assert_eq!(tchat_event_get_kind(p), tchat_event_kind::Chunk);
-            assert_eq!(tchat_event_seq_num(p), 7);
-            assert_eq!(CStr::from_ptr(tchat_event_chunk_type(p)).to_str().unwrap(), "text-delta");
-            let mut len = 0usize;
-            let d = tchat_event_delta(p, &mut len);
-            assert_eq!(len, 3);
-            assert_eq!(std::slice::from_raw_parts(d.cast::<u8>(), 4), b"a\0b\0");
-            assert!(tchat_event_message_json(p, std::ptr::null_mut()).is_null());
-            assert!(tchat_event_error_message(p).is_null());
-            assert_eq!(tchat_event_get_kind(std::ptr::null()), tchat_event_kind::None);
-        }
+        assert_eq!(tchat_event_get_kind(p), tchat_event_kind::Chunk);
+        assert_eq!(tchat_event_seq_num(p), 7);
+        assert_eq!(text(tchat_event_chunk_type(p)), "text-delta");
+        let mut len = 0usize;
+        let d = tchat_event_delta(p, &mut len);
+        assert_eq!(len, 3);
+        // SAFETY: the delta is `len` bytes plus its NUL, owned by `ev`.
+        assert_eq!(unsafe { std::slice::from_raw_parts(d.cast::<u8>(), 4) }, b"a\0b\0");
+        // The same pointer on a second access: made once.
+        assert_eq!(tchat_event_delta(p, std::ptr::null_mut()), d);
+        assert!(tchat_event_message_json(p, std::ptr::null_mut()).is_null());
+        assert!(tchat_event_error_message(p).is_null());
+        assert_eq!(tchat_event_get_kind(std::ptr::null()), tchat_event_kind::None);
     }
 
     #[test]
     fn turn_complete_accessors() {
-        let ev = tchat_event::new(
-            &Event::TurnComplete(TurnCompleteEvent {
-                message_json: "{}".into(),
-                message_id: Some("m1".into()),
-                finish_reason: None,
-                error_text: None,
-                stopped: true,
-                pending_approvals: vec!["ap1".into(), "ap2".into()],
-                incomplete: true,
-            }),
-            true,
-        );
-        let p: *const tchat_event = &ev;
-        unsafe {
+        let event = Event::TurnComplete(TurnCompleteEvent {
+            message_json: "{}".into(),
+            message_id: Some("m1".into()),
+            finish_reason: None,
+            error_text: None,
+            stopped: true,
+            pending_approvals: vec!["ap1".into(), "ap2".into()],
+            incomplete: true,
+        });
+        tchat_event::borrowed(&event, |ev| {
+            let p: *const tchat_event = ev;
             assert!(tchat_event_stopped(p));
             assert!(tchat_event_incomplete(p));
             assert!(!tchat_event_incomplete(std::ptr::null()));
             assert_eq!(tchat_event_pending_approval_count(p), 2);
-            assert_eq!(CStr::from_ptr(tchat_event_pending_approval_id(p, 1)).to_str().unwrap(), "ap2");
+            assert_eq!(text(tchat_event_pending_approval_id(p, 1)), "ap2");
             assert!(tchat_event_pending_approval_id(p, 2).is_null());
             assert!(tchat_event_chunk_json(p, std::ptr::null_mut()).is_null());
             // Borrowed: free leaves it alone (no double free when `ev` drops).
             tchat_event_free(p.cast_mut());
             let mut copy = std::ptr::null_mut();
             assert_eq!(tchat_event_copy(p, &mut copy), tchat_status::TCHAT_OK);
-            assert_eq!(CStr::from_ptr(tchat_event_message_id(copy)).to_str().unwrap(), "m1");
+            assert_eq!(text(tchat_event_message_id(copy)), "m1");
             tchat_event_free(copy);
-        }
+        });
     }
 }

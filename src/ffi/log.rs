@@ -72,7 +72,7 @@ fn forward(level: Level, message: &str) {
 /// callback is in progress or will start, so the previous `user_data` may be freed. Any thread, but
 /// not from inside the log callback (`TCHAT_INVALID_STATE`).
 #[no_mangle]
-pub unsafe extern "C" fn tchat_set_log_callback(
+pub extern "C" fn tchat_set_log_callback(
     callback: tchat_log_callback,
     user_data: *mut c_void,
     max_level: c_int,
