@@ -18,6 +18,14 @@
  * - Threads: a client is shareable; a chat may be used from any thread (calls are serialized
  *   inside); an event belongs to one thread at a time. Each chat has a reader thread that runs its
  *   event callback; see tchat_event_callback for what a callback may do.
+ * - const: a function that takes `const tchat_chat *` (or `const tchat_client *`) may be called
+ *   from any thread at any time while the object lives; only _free takes a mutable pointer, because
+ *   it ends the object (no other call may be in progress or follow). Builders (the _options types)
+ *   and owned events take mutable pointers: one thread at a time.
+ * - Status codes: TCHAT_OK, TCHAT_INVALID_ARGUMENT (NULL, invalid UTF-8, bad JSON or URL),
+ *   TCHAT_INVALID_STATE, TCHAT_HTTP, TCHAT_AUTH (401/403 after a refresh attempt),
+ *   TCHAT_NOT_FOUND, TCHAT_SESSION_CLOSED, TCHAT_TOO_LARGE, TCHAT_TIMEOUT (also: no event yet),
+ *   TCHAT_CANCELLED, TCHAT_NETWORK, TCHAT_PROTOCOL, TCHAT_PANIC, TCHAT_RUN_ENDED (see tchat_status).
  * - A Rust panic inside tchat is caught at the boundary and returned as TCHAT_PANIC.
  */
 

@@ -1,12 +1,9 @@
 //! The C ABI. Each C type has its own module; this one holds what belongs to no type: the version,
 //! `tchat_string_free`, and the helpers every exported function uses.
 //!
-//! Conventions (see DESIGN.md, "C ABI conventions"):
-//! - every exported body runs inside [`ffi_boundary!`] (or [`ffi_getter!`] for infallible accessors),
-//!   which catches panics: a panic becomes `TCHAT_PANIC`, never an unwind into C;
-//! - fallible functions return [`tchat_status`]; out-params are written only on success; the
-//!   thread-local last error (`tchat_last_error_message`) describes the latest status-returning call;
-//! - pointers are NULL-checked and C strings UTF-8-checked before use ([`arg_ref`], [`arg_str`]).
+//! The C conventions (ownership, threads, the `const` rule, statuses, strings, panics) are stated
+//! once, in the header's overview (`cbindgen.toml`'s `header`); here they are implemented: pointers
+//! through [`cast`], every exported body inside [`ffi_boundary!`] or [`ffi_getter!`].
 //!
 //! No protocol logic lives here: the C layer only converts between C and the Rust API.
 
