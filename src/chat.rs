@@ -529,13 +529,9 @@ enum Expect {
 
 impl Chat {
     pub(crate) fn open(client: Client, options: ChatOptions) -> Result<Chat> {
-        if options.task_id.is_empty() {
-            return Err(Error::invalid("task id is empty"));
-        }
+        check_task_id(&options.task_id)?;
         let chat_id = options.chat_id.clone().unwrap_or_else(|| crate::ids::new_id("chat-"));
-        if !is_valid_chat_id(&chat_id) {
-            return Err(Error::invalid(CHAT_ID_RULE));
-        }
+        check_chat_id(&chat_id)?;
         if let Some(tag) = options.trigger_config.tags.iter().find(|t| utf16_len(t) > MAX_RUN_TAG_LEN) {
             return Err(Error::invalid(format!(
                 "run tag of {} characters: the server accepts at most {MAX_RUN_TAG_LEN}",
@@ -1307,6 +1303,22 @@ pub(crate) const CHAT_ID_RULE: &str =
 /// 1..256 UTF-16 units, not starting with `session_` (which would be read as a session's
 /// friendly id). White space at either end is refused rather than trimmed: the server stores
 /// the trimmed id, so URLs built from the untrimmed one would name another session.
+/// The task id's rule, for `Chat::open` and the C setter alike.
+pub(crate) fn check_task_id(task_id: &str) -> Result<()> {
+    if task_id.is_empty() {
+        return Err(Error::invalid("task id is empty"));
+    }
+    Ok(())
+}
+
+/// The chat id's rule ([`CHAT_ID_RULE`]), for `Chat::open` and the C setter alike.
+pub(crate) fn check_chat_id(chat_id: &str) -> Result<()> {
+    if !is_valid_chat_id(chat_id) {
+        return Err(Error::invalid(CHAT_ID_RULE));
+    }
+    Ok(())
+}
+
 pub(crate) fn is_valid_chat_id(chat_id: &str) -> bool {
     let trimmed = chat_id.trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}');
     trimmed.len() == chat_id.len()

@@ -10,6 +10,29 @@ use crate::secret::Secret;
 /// The Trigger.dev API the client talks to when no base URL is given.
 pub const DEFAULT_BASE_URL: &str = "https://api.trigger.dev";
 
+/// The long-poll window's rule (the server's `Timeout-Seconds` range): one check for the Rust
+/// configuration and the C setter alike.
+pub(crate) fn check_long_poll(t: Duration) -> Result<()> {
+    let secs = t.as_secs();
+    if !(1..=600).contains(&secs) || t.subsec_nanos() != 0 {
+        return Err(Error::invalid(format!(
+            "long-poll window must be a whole number of seconds in 1..=600 (got {t:?})"
+        )));
+    }
+    Ok(())
+}
+
+/// The retry policy's rule: at least one attempt, and a maximum delay no shorter than the first.
+pub(crate) fn check_retry(retry: &RetryPolicy) -> Result<()> {
+    if retry.max_attempts == 0 {
+        return Err(Error::invalid("retry policy needs at least one attempt (max_attempts >= 1)"));
+    }
+    if retry.max_delay < retry.base_delay {
+        return Err(Error::invalid("retry policy's max delay must be >= its base delay"));
+    }
+    Ok(())
+}
+
 /// How long a chat's `.out` connection stays open after a turn by default; see
 /// [`ClientConfig::with_keep_warm`].
 pub const DEFAULT_KEEP_WARM: Duration = Duration::from_secs(120);
@@ -250,14 +273,8 @@ impl ClientConfig {
         if self.token.is_empty() {
             return Err(Error::invalid("no token: give a secret API key or a public access token"));
         }
-        let secs = self.long_poll.as_secs();
-        if !(1..=600).contains(&secs) {
-            return Err(Error::invalid(format!("long-poll window must be 1..=600 s (got {secs} s)")));
-        }
-        if self.retry.max_attempts == 0 {
-            return Err(Error::invalid("retry policy needs at least one attempt"));
-        }
-        Ok(())
+        check_long_poll(self.long_poll)?;
+        check_retry(&self.retry)
     }
 }
 

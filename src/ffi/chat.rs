@@ -13,7 +13,7 @@ use super::{
     c_string, ffi_boundary, ffi_getter, free_box, owned_c_string, tchat_status, to_box_ptr, try_mut, try_opt_str,
     try_out, try_ref, try_str, Boxed, Castable, Fail, UserData, UserDataGuard,
 };
-use crate::chat::{is_valid_chat_id, Chat, ChatOptions, TriggerConfig, CHAT_ID_RULE};
+use crate::chat::{Chat, ChatOptions, TriggerConfig};
 use crate::event::Event;
 
 /// One conversation with a `chat.agent`: open it with `tchat_chat_open` (or `tchat_chat_restore`),
@@ -107,9 +107,7 @@ pub extern "C" fn tchat_chat_options_set_task_id(
     ffi_boundary!({
         let options = try_mut(options, "options")?;
         let task_id = try_str(task_id, "task_id")?;
-        if task_id.is_empty() {
-            return Err(Fail::invalid("task_id is empty"));
-        }
+        crate::chat::check_task_id(task_id)?;
         options.task_id = Some(task_id.to_owned());
         Ok(())
     })
@@ -140,9 +138,7 @@ pub extern "C" fn tchat_chat_options_set_chat_id(
     ffi_boundary!({
         let options = try_mut(options, "options")?;
         let chat_id = try_str(chat_id, "chat_id")?;
-        if !is_valid_chat_id(chat_id) {
-            return Err(Fail::invalid(CHAT_ID_RULE));
-        }
+        crate::chat::check_chat_id(chat_id)?;
         options.chat_id = Some(chat_id.to_owned());
         Ok(())
     })

@@ -387,9 +387,7 @@ pub extern "C" fn tchat_client_options_set_long_poll_seconds(
 ) -> tchat_status {
     ffi_boundary!({
         let options = try_mut(options, "options")?;
-        if !(1..=600).contains(&seconds) {
-            return Err(Fail::invalid(format!("long-poll window must be 1..600 seconds (got {seconds})")));
-        }
+        crate::config::check_long_poll(std::time::Duration::from_secs(u64::from(seconds)))?;
         options.long_poll_seconds = Some(seconds);
         Ok(())
     })
@@ -415,18 +413,14 @@ pub extern "C" fn tchat_client_options_set_retry(
 ) -> tchat_status {
     ffi_boundary!({
         let options = try_mut(options, "options")?;
-        if max_attempts == 0 {
-            return Err(Fail::invalid("max_attempts must be at least 1"));
-        }
-        if max_delay_ms < base_delay_ms {
-            return Err(Fail::invalid("max_delay_ms must be >= base_delay_ms"));
-        }
-        options.retry = Some(RetryPolicy {
+        let retry = RetryPolicy {
             max_attempts,
             base_delay: millis(base_delay_ms),
             max_delay: millis(max_delay_ms),
             ..RetryPolicy::default()
-        });
+        };
+        crate::config::check_retry(&retry)?;
+        options.retry = Some(retry);
         Ok(())
     })
 }
