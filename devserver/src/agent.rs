@@ -5,16 +5,38 @@
 //! on the session's `.in` signal and the run's `ended` signal, never polls.
 
 use std::collections::VecDeque;
-use std::sync::Arc;
+use std::sync::{Arc, MutexGuard};
 use std::time::Duration;
 
 use serde_json::{json, Value};
 use tokio::sync::watch;
 use tokio::time::{sleep_until, Instant};
 
-use crate::app::App;
-use crate::config::RunMode;
-use crate::store::{InRecord, RunStatus, CONTROL};
+use crate::auth::session_scopes;
+use crate::config::{Config, RunMode};
+use crate::ids::random_id;
+use crate::payload::continuation_payload;
+use crate::store::{InRecord, RunStatus, Store, CONTROL};
+
+/// What a run needs from the server that hosts it, and all it may touch: the settings, the
+/// shared state, the two faults that reach into a run, token minting, readable ids, and
+/// starting the successor run of an upgrade. The server's `App` implements it and spawns
+/// [`run`]; the agent knows nothing else of the server, so the dependency goes one way.
+pub trait Host: Send + Sync + 'static {
+    fn config(&self) -> &Config;
+    /// The state lock (sessions, streams, runs).
+    fn store(&self) -> MutexGuard<'_, Store>;
+    /// A token with these scopes and the current lifetime.
+    fn mint(&self, scopes: Vec<String>) -> String;
+    /// Readable, ordered ids (`msg_7`).
+    fn next_id(&self, prefix: &str) -> String;
+    /// The `pending_version` fault: an upgrade hand-off also writes `pending-version`.
+    fn pending_version(&self) -> bool;
+    /// The `kill_run_after_turn_records` fault, consumed when it fires for this session.
+    fn take_kill_mid_turn(&self, records: u64, session_ids: &[&str]) -> bool;
+    /// Starts a run on the session (superseding a live one) and spawns its agent.
+    fn start_run(self: &Arc<Self>, store: &mut Store, session_id: &str, payload: Value) -> Option<String>;
+}
 
 /// The run was ended from outside (killed, superseded, session closed): stop at once.
 struct Ended;
@@ -112,16 +134,16 @@ fn upsert(history: &mut Vec<Value>, msg: Value) {
     history.push(msg);
 }
 
-/// Runs one agent run to its end. Spawned by [`App::start_run`].
-pub async fn run(app: Arc<App>, run_id: String) {
-    let Some(mut agent) = Agent::new(app.clone(), run_id.clone()) else { return };
+/// Runs one agent run to its end. Spawned by [`Host::start_run`].
+pub async fn run<H: Host>(host: Arc<H>, run_id: String) {
+    let Some(mut agent) = Agent::new(host.clone(), run_id.clone()) else { return };
     if agent.main().await.is_ok() {
-        app.store().end_run(&run_id, RunStatus::Completed);
+        host.store().end_run(&run_id, RunStatus::Completed);
     }
 }
 
-struct Agent {
-    app: Arc<App>,
+struct Agent<H> {
+    host: Arc<H>,
     run_id: String,
     session_id: String,
     payload: Value,
@@ -137,10 +159,10 @@ struct Agent {
     turn_records: std::sync::atomic::AtomicU64,
 }
 
-impl Agent {
-    fn new(app: Arc<App>, run_id: String) -> Option<Agent> {
+impl<H: Host> Agent<H> {
+    fn new(host: Arc<H>, run_id: String) -> Option<Self> {
         let (session_id, payload, ended, input) = {
-            let store = app.store();
+            let store = host.store();
             let run = store.runs.get(&run_id)?;
             let session = store.session(&run.session_id)?;
             (run.session_id.clone(), run.payload.clone(), run.ended.subscribe(), session.signals.input.subscribe())
@@ -150,10 +172,10 @@ impl Agent {
             .and_then(Value::as_f64)
             .filter(|s| s.is_finite() && *s >= 0.0)
             .map(Duration::from_secs_f64)
-            .unwrap_or(app.config.idle_timeout);
-        let delay = app.config.delta_delay;
-        Some(Agent {
-            app,
+            .unwrap_or(host.config().idle_timeout);
+        let delay = host.config().delta_delay;
+        Some(Self {
+            host,
             run_id,
             session_id,
             payload,
@@ -183,7 +205,7 @@ impl Agent {
                 After::Continue => {}
                 After::Close => {
                     // The loop ends having handled the close: a later run must not close again.
-                    let mut store = self.app.store();
+                    let mut store = self.host.store();
                     if let Some(s) = store.session_mut(&self.session_id) {
                         s.committed_in = s.committed_in.max(Some(seq));
                     }
@@ -195,7 +217,7 @@ impl Agent {
     }
 
     fn set_status(&self, status: RunStatus) -> Step<()> {
-        let mut store = self.app.store();
+        let mut store = self.host.store();
         if !store.runs.get(&self.run_id).is_some_and(|r| r.status.is_alive()) {
             return Err(Ended);
         }
@@ -209,7 +231,7 @@ impl Agent {
         loop {
             self.input.borrow_and_update();
             {
-                let store = self.app.store();
+                let store = self.host.store();
                 if !store.runs.get(&self.run_id).is_some_and(|r| r.status.is_alive()) {
                     return Err(Ended);
                 }
@@ -226,7 +248,7 @@ impl Agent {
     }
 
     fn consume(&mut self, seq: u64) {
-        let mut store = self.app.store();
+        let mut store = self.host.store();
         if let Some(s) = store.session_mut(&self.session_id) {
             s.consumed_in = Some(s.consumed_in.map_or(seq, |c| c.max(seq)));
         }
@@ -241,7 +263,7 @@ impl Agent {
                 // A client that appended the message and also put it in the trigger payload
                 // must get one answer, not two: the `.in` copy wins.
                 let pending_dup = !id.is_empty() && {
-                    let store = self.app.store();
+                    let store = self.host.store();
                     store.session(&self.session_id).is_some_and(|s| {
                         s.pending_in().iter().any(|r| {
                             let body = r.parsed();
@@ -285,7 +307,7 @@ impl Agent {
     }
 
     fn already_upgraded(&self, key: &str) -> bool {
-        let store = self.app.store();
+        let store = self.host.store();
         store.session(&self.session_id).is_some_and(|s| s.memory.upgraded.contains(key))
     }
 
@@ -330,27 +352,27 @@ impl Agent {
     }
 
     fn with_memory<R>(&self, f: impl FnOnce(&mut crate::store::AgentMemory) -> R) -> Option<R> {
-        let mut store = self.app.store();
+        let mut store = self.host.store();
         store.session_mut(&self.session_id).map(|s| f(&mut s.memory))
     }
 
     /// `chat.requestUpgrade()`: tell the client, end this run, and (server mode) start the
     /// replacement run at once, which finds the same message unconsumed and answers it.
     fn upgrade(&mut self, payload: &Value, key: &str) -> Step<After> {
-        let mut store = self.app.store();
+        let mut store = self.host.store();
         if !store.runs.get(&self.run_id).is_some_and(|r| r.status.is_alive()) {
             return Err(Ended);
         }
         let Some(s) = store.session_mut(&self.session_id) else { return Err(Ended) };
         s.memory.upgraded.insert(key.to_string());
         s.push_out(vec![(CONTROL.to_string(), "upgrade-required".to_string())], String::new());
-        if self.app.faults().current().pending_version {
+        if self.host.pending_version() {
             // The successor is parked waiting for its deployment: the agent says so on `.out`.
             s.push_out(vec![(CONTROL.to_string(), "pending-version".to_string())], String::new());
         }
         store.end_run(&self.run_id, RunStatus::Completed);
-        if self.app.config.runs == RunMode::Server {
-            let mut next = App::continuation_payload(&store, &self.session_id, Some(&self.run_id));
+        if self.host.config().runs == RunMode::Server {
+            let mut next = continuation_payload(&store, &self.session_id, Some(&self.run_id));
             if key.starts_with("msg:") {
                 // The message came in the payload, not on `.in`: hand it to the next run.
                 next["trigger"] = "submit-message".into();
@@ -358,15 +380,15 @@ impl Agent {
                     next["message"] = m.clone();
                 }
             }
-            self.app.start_run(&mut store, &self.session_id, next);
+            self.host.start_run(&mut store, &self.session_id, next);
         }
         Ok(After::Upgraded)
     }
 
     /// Writes one data record (`{"data": chunk, "id": part id}`) to `.out`.
     fn emit(&self, chunk: Value) -> Step<()> {
-        let body = json!({ "data": chunk, "id": App::random_id("part") }).to_string();
-        let mut store = self.app.store();
+        let body = json!({ "data": chunk, "id": random_id("part") }).to_string();
+        let mut store = self.host.store();
         if !store.runs.get(&self.run_id).is_some_and(|r| r.status.is_alive()) {
             return Err(Ended);
         }
@@ -377,7 +399,7 @@ impl Agent {
         s.push_out(Vec::new(), body);
         let written = self.turn_records.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
         let ids = s.ids();
-        if self.app.faults().take_kill_mid_turn(written, &ids) {
+        if self.host.take_kill_mid_turn(written, &ids) {
             // A crash mid-turn: the run dies with the turn unfinished, and nothing replaces
             // it until the next append (server-managed) or trigger (client-managed).
             store.end_run(&self.run_id, RunStatus::Canceled);
@@ -388,15 +410,15 @@ impl Agent {
 
     fn turn_complete(&self, with_token: bool) -> Step<()> {
         let key = {
-            let store = self.app.store();
+            let store = self.host.store();
             store.session(&self.session_id).map(|s| s.key().to_string()).ok_or(Ended)?
         };
         let token = with_token.then(|| {
-            let mut scopes = App::session_scopes(&key);
+            let mut scopes = session_scopes(&key);
             scopes.push(format!("read:runs:{}", self.run_id));
-            self.app.mint(scopes)
+            self.host.mint(scopes)
         });
-        let mut store = self.app.store();
+        let mut store = self.host.store();
         if !store.runs.get(&self.run_id).is_some_and(|r| r.status.is_alive()) {
             return Err(Ended);
         }
@@ -425,7 +447,7 @@ impl Agent {
             return Err(Ended);
         }
         loop {
-            let mut store = self.app.store();
+            let mut store = self.host.store();
             let Some(s) = store.session_mut(&self.session_id) else { return Err(Ended) };
             let Some(rec) = s.pending_in().first().cloned() else { return Ok(()) };
             if s.is_applied_control(&rec) {
@@ -488,7 +510,7 @@ impl Agent {
 
     /// Streams a text or reasoning part word by word; true when a stop cut it short.
     async fn stream_part(&mut self, kind: &str, words: &[String]) -> Step<(bool, String)> {
-        let id = self.app.next_id(kind);
+        let id = self.host.next_id(kind);
         self.emit(json!({ "type": format!("{kind}-start"), "id": id }))?;
         let mut text = String::new();
         for (i, w) in words.iter().enumerate() {
@@ -540,7 +562,7 @@ impl Agent {
         with_token: bool,
         save: bool,
     ) -> Step<()> {
-        let message_id = self.app.next_id("msg");
+        let message_id = self.host.next_id("msg");
         self.emit(json!({ "type": "start", "messageId": message_id }))?;
         self.emit(json!({ "type": "start-step" }))?;
         let mut parts = Vec::new();
@@ -603,7 +625,7 @@ impl Agent {
     }
 
     async fn error_turn(&mut self, text: &str) -> Step<()> {
-        let message_id = self.app.next_id("msg");
+        let message_id = self.host.next_id("msg");
         self.emit(json!({ "type": "start", "messageId": message_id }))?;
         self.emit(json!({ "type": "error", "errorText": text }))?;
         self.turn_complete(false)
@@ -611,9 +633,9 @@ impl Agent {
 
     /// A tool call that needs approval: the turn ends with the approval request.
     async fn tool_turn(&mut self, city: &str) -> Step<()> {
-        let message_id = self.app.next_id("msg");
-        let call_id = self.app.next_id("call");
-        let approval_id = self.app.next_id("approval");
+        let message_id = self.host.next_id("msg");
+        let call_id = self.host.next_id("call");
+        let approval_id = self.host.next_id("approval");
         let input = json!({ "city": city });
         let input_text = input.to_string();
         // `{"city":"` + escaped city + `"}`, streamed in three pieces.
@@ -724,7 +746,7 @@ impl Agent {
     async fn action(&mut self, action: Value) -> Step<()> {
         let kind = action.get("type").and_then(Value::as_str).unwrap_or("").to_string();
         if kind != "undo" {
-            let message_id = self.app.next_id("msg");
+            let message_id = self.host.next_id("msg");
             self.emit(json!({ "type": "start", "messageId": message_id }))?;
             self.emit(json!({ "type": "error", "errorText": format!("Unknown action: {kind}") }))?;
             return self.turn_complete(false);

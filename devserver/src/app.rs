@@ -5,17 +5,17 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use axum::http::HeaderMap;
-use rand::distr::Alphanumeric;
-use rand::Rng;
 use serde_json::Value;
 use tokio::runtime::Handle;
 use tokio::sync::watch;
 
+use crate::agent::{self, Host};
 use crate::auth::{Caller, Tokens, DEFAULT_TTL};
 use crate::clock;
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::faults::FaultState;
+use crate::ids::random_id;
 use crate::store::{Run, RunStatus, Store};
 
 pub struct App {
@@ -77,20 +77,9 @@ impl App {
         }
     }
 
-    /// The scopes a session PAT carries.
-    pub fn session_scopes(key: &str) -> Vec<String> {
-        vec![format!("read:sessions:{key}"), format!("write:sessions:{key}")]
-    }
-
     /// Readable, ordered ids (`msg_7`) for things tests may want to match on.
     pub fn next_id(&self, prefix: &str) -> String {
         format!("{prefix}_{}", self.counter.fetch_add(1, Ordering::Relaxed))
-    }
-
-    /// Random ids in the style of the real server's cuids, for things that must never collide.
-    pub fn random_id(prefix: &str) -> String {
-        let s: String = rand::rng().sample_iter(&Alphanumeric).take(24).map(char::from).collect();
-        format!("{prefix}_{}", s.to_lowercase())
     }
 
     /// Starts a run of the demo agent on a session and returns its id. A live run of the same
@@ -100,7 +89,7 @@ impl App {
         if let Some(old) = store.live_run(session_id).map(|r| r.id.clone()) {
             store.end_run(&old, RunStatus::Canceled);
         }
-        let id = Self::random_id("run");
+        let id = random_id("run");
         let now = clock::now_ms();
         store.runs.insert(
             id.clone(),
@@ -121,39 +110,40 @@ impl App {
         s.current_run_id = Some(id.clone());
         s.run_ids.push(id.clone());
         s.updated_at = now;
-        self.handle.spawn(crate::agent::run(self.clone(), id.clone()));
+        self.handle.spawn(agent::run(self.clone(), id.clone()));
         Some(id)
     }
+}
 
-    /// The payload of a run the server starts on its own to replace one that ended.
-    pub fn continuation_payload(store: &Store, session_id: &str, previous_run_id: Option<&str>) -> Value {
-        let Some(s) = store.session(session_id) else { return Value::Null };
-        let mut p = s.trigger_config.get("basePayload").cloned().unwrap_or_else(|| serde_json::json!({}));
-        if !p.is_object() {
-            p = serde_json::json!({});
-        }
-        p["trigger"] = "preload".into();
-        p["messages"] = serde_json::json!([]);
-        if let Some(o) = p.as_object_mut() {
-            o.remove("message");
-        }
-        p["continuation"] = true.into();
-        if let Some(prev) = previous_run_id {
-            p["previousRunId"] = prev.into();
-        }
-        p["sessionId"] = s.id.clone().into();
-        Self::carry_idle_timeout(&s.trigger_config, &mut p);
-        p
+/// What the demo agent may use of the server: the state, the fault switches that reach into a
+/// run, token minting, ids, and starting the next run (an upgrade hands off to it).
+impl Host for App {
+    fn config(&self) -> &Config {
+        &self.config
     }
 
-    /// The official clients put `idleTimeoutInSeconds` in triggerConfig, beside basePayload;
-    /// the server hands it to the run in its payload, where the agent reads it.
-    pub fn carry_idle_timeout(trigger_config: &Value, payload: &mut Value) {
-        if payload.get("idleTimeoutInSeconds").is_none() {
-            if let Some(t) = trigger_config.get("idleTimeoutInSeconds").filter(|t| t.is_number()) {
-                payload["idleTimeoutInSeconds"] = t.clone();
-            }
-        }
+    fn store(&self) -> MutexGuard<'_, Store> {
+        App::store(self)
+    }
+
+    fn mint(&self, scopes: Vec<String>) -> String {
+        App::mint(self, scopes)
+    }
+
+    fn next_id(&self, prefix: &str) -> String {
+        App::next_id(self, prefix)
+    }
+
+    fn pending_version(&self) -> bool {
+        self.faults().current().pending_version
+    }
+
+    fn take_kill_mid_turn(&self, records: u64, session_ids: &[&str]) -> bool {
+        self.faults().take_kill_mid_turn(records, session_ids)
+    }
+
+    fn start_run(self: &Arc<Self>, store: &mut Store, session_id: &str, payload: Value) -> Option<String> {
+        App::start_run(self, store, session_id, payload)
     }
 }
 

@@ -160,6 +160,11 @@ impl Tokens {
     }
 }
 
+/// The scopes a session PAT carries.
+pub fn session_scopes(key: &str) -> Vec<String> {
+    vec![format!("read:sessions:{key}"), format!("write:sessions:{key}")]
+}
+
 /// What an operation needs: `action:resource` with the resource's ids, e.g. `read:sessions`
 /// with both the friendly id and the externalId, since one PAT authorizes both URL forms.
 pub struct Need<'a> {

@@ -68,17 +68,6 @@ impl ApiError {
         Self::msg(413, "Request body too large")
     }
 
-    /// A body schema violation, worded as the real server's `fromZodError(...).toString()`
-    /// (zod-validation-error 1.x over zod 3): `Validation error: <message> at "<path>"`.
-    pub fn invalid_body(issue: &crate::schema::Issue) -> Self {
-        let text = if issue.path.is_empty() {
-            format!("Validation error: {}", issue.message)
-        } else {
-            format!("Validation error: {} at \"{}\"", issue.message, issue.path)
-        };
-        Self::msg(400, text)
-    }
-
     pub fn with_header(mut self, name: &'static str, value: String) -> Self {
         if let Ok(v) = HeaderValue::from_str(&value) {
             self.headers.push((HeaderName::from_static(name), v));

@@ -13,6 +13,8 @@ mod clock;
 mod config;
 mod error;
 mod faults;
+mod ids;
+mod payload;
 mod routes;
 mod schema;
 mod sse;

@@ -23,9 +23,16 @@ pub type Checked<T> = Result<T, Issue>;
 /// right type but fails a refinement reports its own issue instead).
 const INVALID_UNION: &str = "Invalid input";
 
+/// A body schema violation is a 400 worded as the real server's `fromZodError(...).toString()`
+/// (zod-validation-error 1.x over zod 3): `Validation error: <message> at "<path>"`.
 impl From<Issue> for ApiError {
     fn from(issue: Issue) -> Self {
-        ApiError::invalid_body(&issue)
+        let text = if issue.path.is_empty() {
+            format!("Validation error: {}", issue.message)
+        } else {
+            format!("Validation error: {} at \"{}\"", issue.message, issue.path)
+        };
+        ApiError::msg(400, text)
     }
 }
 

@@ -1,7 +1,9 @@
-//! HTTP routing and the cross-cutting request rules (injected failures, Content-Length).
+//! HTTP routing and the cross-cutting request rules (injected failures, slow answers; the
+//! authentication and body rules are the extractors of `extract.rs`).
 
 mod auth;
 mod devserver;
+mod extract;
 mod realtime;
 mod sessions;
 mod tasks;
@@ -10,17 +12,16 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderMap};
+use axum::http::header;
 use axum::middleware::{from_fn_with_state, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use bytes::Bytes;
-use serde_json::Value;
 
 use crate::app::App;
 use crate::clock;
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiError;
+use extract::DRAIN_LIMIT;
 
 pub fn router(app: Arc<App>) -> Router {
     Router::new()
@@ -64,10 +65,6 @@ async fn inject_failures(State(app): State<Arc<App>>, req: Request, next: Next) 
     }
 }
 
-/// Oversized bodies are still read up to this size before the 413 goes out: a client that is
-/// still writing when the server closes would see a broken pipe instead of the answer.
-const DRAIN_LIMIT: usize = 16 * 1024 * 1024;
-
 /// `slow_body_next_requests`: the route runs as usual; its answer's body then trickles out one
 /// byte at a time (`.out` streams have faults of their own and are left alone).
 async fn slow_bodies(State(app): State<Arc<App>>, req: Request, next: Next) -> Response {
@@ -93,51 +90,4 @@ async fn slow_bodies(State(app): State<Arc<App>>, req: Request, next: Next) -> R
         response.headers_mut().insert(header::CONTENT_LENGTH, v);
     }
     response
-}
-
-/// The route builder's `maxContentLength` rule: a body must come with a `Content-Length`, and
-/// that length must not exceed `limit`; otherwise 413 `{"error":"Request body too large"}`.
-/// Checked after authentication and before anything reads the body.
-fn check_content_length(headers: &HeaderMap, limit: usize) -> ApiResult<()> {
-    let declared =
-        headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u64>().ok());
-    match declared {
-        Some(n) if n <= limit as u64 => Ok(()),
-        _ => Err(ApiError::too_large()),
-    }
-}
-
-/// Reads a body whose length [`check_content_length`] accepted; a body that runs past its
-/// declared length is refused the same way. Oversized bodies are drained first.
-async fn read_limited(headers: &HeaderMap, body: Body, limit: usize) -> ApiResult<Bytes> {
-    if let Err(e) = check_content_length(headers, limit) {
-        let _ = axum::body::to_bytes(body, DRAIN_LIMIT).await;
-        return Err(e);
-    }
-    let bytes = axum::body::to_bytes(body, DRAIN_LIMIT.max(limit)).await.map_err(|_| ApiError::too_large())?;
-    if bytes.len() > limit {
-        return Err(ApiError::too_large());
-    }
-    Ok(bytes)
-}
-
-/// An action route's JSON body, read as the real route builder reads it: the Content-Length
-/// rule, then `Request body is empty`, then `Invalid JSON` (also for `null`, `false` and `0`,
-/// which its `if (!parsed)` treats as a failed parse), all 400.
-async fn json_body(headers: &HeaderMap, body: Body, limit: usize) -> ApiResult<Value> {
-    let bytes = read_limited(headers, body, limit).await?;
-    if bytes.is_empty() {
-        return Err(ApiError::msg(400, "Request body is empty"));
-    }
-    let value: Value = serde_json::from_slice(&bytes).map_err(|_| ApiError::msg(400, "Invalid JSON"))?;
-    let falsy = match &value {
-        Value::Null | Value::Bool(false) => true,
-        Value::Number(n) => n.as_f64() == Some(0.0),
-        Value::String(s) => s.is_empty(),
-        _ => false,
-    };
-    if falsy {
-        return Err(ApiError::msg(400, "Invalid JSON"));
-    }
-    Ok(value)
 }

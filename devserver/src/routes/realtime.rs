@@ -12,12 +12,14 @@ use axum::Json;
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
-use super::read_limited;
+use super::extract::{Authed, AuthedBytes};
 use crate::app::App;
-use crate::auth::Need;
+use crate::auth::{Caller, Need};
 use crate::clock;
 use crate::config::RunMode;
 use crate::error::{ApiError, ApiResult};
+use crate::ids::random_id;
+use crate::payload::continuation_payload;
 use crate::sse::{self, BodyStream, OutRequest};
 use crate::store::PART_ID_TTL_MS;
 
@@ -44,10 +46,8 @@ pub async fn append(
     State(app): State<Arc<App>>,
     Path(session): Path<String>,
     headers: HeaderMap,
-    body: Body,
+    AuthedBytes { caller, body: bytes }: AuthedBytes<APPEND_BODY_LIMIT>,
 ) -> ApiResult<Json<Value>> {
-    let caller = app.authenticate(&headers)?;
-    let bytes = read_limited(&headers, body, APPEND_BODY_LIMIT).await?;
     // `request.text()` decodes with replacement characters; invalid UTF-8 is not refused.
     let text = String::from_utf8_lossy(&bytes).into_owned();
     let client_part_id = headers.get("x-part-id").and_then(|v| v.to_str().ok()).map(str::to_string);
@@ -76,7 +76,7 @@ pub async fn append(
     if s.is_expired() {
         return Err(ApiError::not_ok(400, "Cannot append to an expired session"));
     }
-    let part_id = client_part_id.clone().unwrap_or_else(|| App::random_id("part"));
+    let part_id = client_part_id.clone().unwrap_or_else(|| random_id("part"));
     let metered = metered_size(&text, &part_id);
     if metered > RECORD_LIMIT {
         return Err(ApiError::not_ok(
@@ -102,7 +102,7 @@ pub async fn append(
     if app.config.runs == RunMode::Server && store.live_run(&id).is_none() {
         // Today's server re-triggers on append: the new run consumes this record.
         let previous = store.session(&id).and_then(|s| s.current_run_id.clone());
-        let payload = App::continuation_payload(&store, &id, previous.as_deref());
+        let payload = continuation_payload(&store, &id, previous.as_deref());
         app.start_run(&mut store, &id, payload);
     }
     drop(store);
@@ -144,8 +144,8 @@ pub async fn subscribe(
     State(app): State<Arc<App>>,
     Path(session): Path<String>,
     headers: HeaderMap,
+    Authed(caller): Authed,
 ) -> Result<Response, ApiError> {
-    let caller = app.authenticate(&headers)?;
     let window = match timeout_seconds(&headers) {
         Ok(t) => t.map(Duration::from_secs).unwrap_or(app.config.long_poll),
         Err(refused) => return Ok((StatusCode::BAD_REQUEST, refused).into_response()),
@@ -196,18 +196,18 @@ pub async fn out_records(
     State(app): State<Arc<App>>,
     Path(session): Path<String>,
     Query(q): Query<HashMap<String, String>>,
-    headers: HeaderMap,
+    Authed(caller): Authed,
 ) -> ApiResult<Json<Value>> {
-    read_records(app, session, q, headers, Io::Out)
+    read_records(app, session, q, caller, Io::Out)
 }
 
 pub async fn in_records(
     State(app): State<Arc<App>>,
     Path(session): Path<String>,
     Query(q): Query<HashMap<String, String>>,
-    headers: HeaderMap,
+    Authed(caller): Authed,
 ) -> ApiResult<Json<Value>> {
-    read_records(app, session, q, headers, Io::In)
+    read_records(app, session, q, caller, Io::In)
 }
 
 enum Io {
@@ -219,10 +219,9 @@ fn read_records(
     app: Arc<App>,
     session: String,
     q: HashMap<String, String>,
-    headers: HeaderMap,
+    caller: Caller,
     io: Io,
 ) -> ApiResult<Json<Value>> {
-    let caller = app.authenticate(&headers)?;
     let after = match q.get("afterEventId") {
         None => None,
         Some(v) if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) => {

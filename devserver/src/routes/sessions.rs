@@ -3,19 +3,20 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use axum::body::Body;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
 
-use super::json_body;
+use super::extract::{Authed, AuthedJson};
 use crate::app::App;
-use crate::auth::Need;
+use crate::auth::{session_scopes, Need};
 use crate::clock;
 use crate::config::RunMode;
 use crate::error::{ApiError, ApiResult};
+use crate::ids::random_id;
+use crate::payload::carry_idle_timeout;
 use crate::schema;
 use crate::store::Session;
 
@@ -27,9 +28,10 @@ fn need<'a>(action: &'a str, ids: Vec<&'a str>) -> Need<'a> {
     Need { action, resource: "sessions", ids, unscoped_ok: true }
 }
 
-pub async fn create(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) -> ApiResult<Response> {
-    let caller = app.authenticate(&headers)?;
-    let body = json_body(&headers, body, CREATE_LIMIT).await?;
+pub async fn create(
+    State(app): State<Arc<App>>,
+    AuthedJson { caller, body }: AuthedJson<CREATE_LIMIT>,
+) -> ApiResult<Response> {
     let req = schema::create_session(&body)?;
     let trigger_config = body["triggerConfig"].clone();
     let task = req.task_identifier.as_str();
@@ -52,7 +54,7 @@ pub async fn create(State(app): State<Arc<App>>, headers: HeaderMap, body: Body)
         // The cached path refreshes triggerConfig, so a redeployed config reaches the next run.
         s.trigger_config = trigger_config;
         let mut v = s.to_json();
-        let token = app.mint(App::session_scopes(s.key()));
+        let token = app.mint(session_scopes(s.key()));
         if app.config.runs == RunMode::Server {
             v["runId"] = json!(s.current_run_id);
         }
@@ -62,7 +64,7 @@ pub async fn create(State(app): State<Arc<App>>, headers: HeaderMap, body: Body)
         return Ok((StatusCode::OK, Json(v)).into_response());
     }
 
-    let id = App::random_id("session");
+    let id = random_id("session");
     let mut s = Session::new(id.clone(), external_id.clone(), req.kind, req.task_identifier, trigger_config.clone());
     if let Some(t) = req.tags {
         s.tags = json!(t);
@@ -78,7 +80,7 @@ pub async fn create(State(app): State<Arc<App>>, headers: HeaderMap, body: Body)
     let run_id = if app.config.runs == RunMode::Server {
         let mut payload = trigger_config["basePayload"].clone();
         payload["sessionId"] = json!(id);
-        App::carry_idle_timeout(&trigger_config, &mut payload);
+        carry_idle_timeout(&trigger_config, &mut payload);
         app.start_run(&mut store, &id, payload)
     } else {
         None
@@ -88,7 +90,7 @@ pub async fn create(State(app): State<Arc<App>>, headers: HeaderMap, body: Body)
     if let Some(r) = run_id {
         v["runId"] = json!(r);
     }
-    v["publicAccessToken"] = json!(app.mint(App::session_scopes(&key)));
+    v["publicAccessToken"] = json!(app.mint(session_scopes(&key)));
     v["isCached"] = json!(false);
     app.add_pending_version(&mut v);
     Ok((StatusCode::CREATED, Json(v)).into_response())
@@ -97,9 +99,8 @@ pub async fn create(State(app): State<Arc<App>>, headers: HeaderMap, body: Body)
 pub async fn retrieve(
     State(app): State<Arc<App>>,
     Path(session): Path<String>,
-    headers: HeaderMap,
+    Authed(caller): Authed,
 ) -> ApiResult<Json<Value>> {
-    let caller = app.authenticate(&headers)?;
     let store = app.store();
     let s = store.resolve(&session).and_then(|id| store.session(&id)).ok_or_else(ApiError::loader_not_found)?;
     caller.require(&need("read", s.ids()))?;
@@ -109,11 +110,8 @@ pub async fn retrieve(
 pub async fn update(
     State(app): State<Arc<App>>,
     Path(session): Path<String>,
-    headers: HeaderMap,
-    body: Body,
+    AuthedJson { caller, body }: AuthedJson<CREATE_LIMIT>,
 ) -> ApiResult<Json<Value>> {
-    let caller = app.authenticate(&headers)?;
-    let body = json_body(&headers, body, CREATE_LIMIT).await?;
     let req = schema::update_session(&body)?;
     // The real route authorizes `admin` against the id written in the URL only.
     caller.require(&need("admin", vec![session.as_str()]))?;
@@ -142,9 +140,8 @@ pub async fn update(
 pub async fn list(
     State(app): State<Arc<App>>,
     Query(q): Query<HashMap<String, String>>,
-    headers: HeaderMap,
+    Authed(caller): Authed,
 ) -> ApiResult<Json<Value>> {
-    let caller = app.authenticate(&headers)?;
     caller.require(&need("read", vec![]))?;
     let size = match q.get("page[size]") {
         None => 20,
@@ -184,11 +181,8 @@ pub async fn list(
 pub async fn close(
     State(app): State<Arc<App>>,
     Path(session): Path<String>,
-    headers: HeaderMap,
-    body: Body,
+    AuthedJson { caller, body }: AuthedJson<CLOSE_LIMIT>,
 ) -> ApiResult<Json<Value>> {
-    let caller = app.authenticate(&headers)?;
-    let body = json_body(&headers, body, CLOSE_LIMIT).await?;
     let req = schema::close_session(&body)?;
     // `admin` on the id written in the URL: an `admin:sessions:<friendly id>` token cannot
     // close through the externalId form, nor the other way round.

@@ -2,14 +2,12 @@
 
 use std::sync::Arc;
 
-use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
 
-use super::json_body;
+use super::extract::{Authed, AuthedJson};
 use crate::app::App;
 use crate::auth::{Need, ENV_ID};
 use crate::error::{ApiError, ApiResult};
@@ -25,11 +23,8 @@ const MAX_TAGS_PER_RUN: usize = 10;
 pub async fn trigger(
     State(app): State<Arc<App>>,
     Path(task): Path<String>,
-    headers: HeaderMap,
-    body: Body,
+    AuthedJson { caller, body }: AuthedJson<TRIGGER_LIMIT>,
 ) -> ApiResult<Response> {
-    let caller = app.authenticate(&headers)?;
-    let body = json_body(&headers, body, TRIGGER_LIMIT).await?;
     let tags = schema::trigger_task(&body)?;
     caller.require(&Need { action: "write", resource: "tasks", ids: vec![task.as_str()], unscoped_ok: true })?;
     if task != DEMO_TASK {
@@ -131,9 +126,8 @@ fn respond(app: &App, run_id: &str, session_key: &str, cached: bool) -> Response
 pub async fn retrieve_run(
     State(app): State<Arc<App>>,
     Path(run): Path<String>,
-    headers: HeaderMap,
+    Authed(caller): Authed,
 ) -> ApiResult<Json<Value>> {
-    let caller = app.authenticate(&headers)?;
     let store = app.store();
     // Run misses are retryable on the real server (`shouldRetryNotFound`: a replica may lag).
     let r = store
