@@ -114,6 +114,15 @@ bench-wan: tests/conformance/node_modules/.package-lock.json
 	$(CARGO) build --release --example wan_client -p tchat
 	sh benches/wan/run.sh
 
+## make bench-simdjson: the decoder benchmark's work in C++ with simdjson On-Demand (benches/simdjson:
+## Debian's libsimdjson-dev, installed with apt-get when missing, else "bench-simdjson: skipped"),
+## built into build-c/ with -O2 -DNDEBUG (no -march, as tchat's build; SIMDJSON_CXXFLAGS overrides),
+## run on the bytes make bench decodes (build-c/bench-out.sse, or BENCH_OUT_FILE) and printed next to
+## build-c/bench-decode.txt; its stdout is kept in build-c/bench-simdjson.txt.
+.PHONY: bench-simdjson
+bench-simdjson:
+	@CXX='$(CXX)' CARGO='$(CARGO)' BENCH_OUT_FILE='$(BENCH_OUT_FILE)' sh benches/simdjson/run.sh
+
 ## make test-conformance: the official clients (@trigger.dev/sdk, pinned by tests/conformance's
 ## lockfile) hold whole conversations against the devserver: AgentChat (conformance.mjs) and the
 ## browser transport TriggerChatTransport driven as useChat drives it (transport.mjs).

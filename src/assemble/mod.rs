@@ -361,54 +361,10 @@ impl Assembler {
         match chunk_type {
             "text-delta" => self.text_delta(c),
             "reasoning-delta" => self.reasoning_delta(c),
-            "text-start" => {
-                let mut p = Map::new();
-                p.insert("type".into(), "text".into());
-                p.insert("text".into(), "".into());
-                put(&mut p, "providerMetadata", c.get("providerMetadata"));
-                p.insert("state".into(), "streaming".into());
-                let idx = self.push(p);
-                self.active_text.insert(id_key(c.get("id")), idx);
-            }
-            "text-end" => {
-                // The SDK throws on an unknown id. A restored part still waiting for its id is the
-                // one this ends (see claim_restored_text); else there is nothing to close.
-                let key = id_key(c.get("id"));
-                let open = self.active_text.remove(&key);
-                let Some(idx) = open.or_else(|| self.restored_text.pop()) else {
-                    return;
-                };
-                if let Some(p) = self.part_mut(idx) {
-                    p.insert("state".into(), "done".into());
-                    if let Some(citations) = non_null(c.get("citations")) {
-                        p.insert("citations".into(), citations.clone());
-                    }
-                    if let Some(pm) = non_null(c.get("providerMetadata")) {
-                        p.insert("providerMetadata".into(), pm.clone());
-                    }
-                }
-            }
-            "reasoning-start" => {
-                let mut p = Map::new();
-                p.insert("type".into(), "reasoning".into());
-                put(&mut p, "id", c.get("id"));
-                p.insert("text".into(), "".into());
-                put(&mut p, "providerMetadata", c.get("providerMetadata"));
-                p.insert("state".into(), "streaming".into());
-                let idx = self.push(p);
-                self.active_reasoning.insert(id_key(c.get("id")), idx);
-            }
-            "reasoning-end" => {
-                let Some(idx) = self.active_reasoning.remove(&id_key(c.get("id"))) else {
-                    return;
-                };
-                if let Some(p) = self.part_mut(idx) {
-                    if let Some(pm) = non_null(c.get("providerMetadata")) {
-                        p.insert("providerMetadata".into(), pm.clone());
-                    }
-                    p.insert("state".into(), "done".into());
-                }
-            }
+            "text-start" => self.start_part(DeltaKind::Text, c),
+            "text-end" => self.end_part(DeltaKind::Text, c),
+            "reasoning-start" => self.start_part(DeltaKind::Reasoning, c),
+            "reasoning-end" => self.end_part(DeltaKind::Reasoning, c),
             "custom" => {
                 let mut p = Map::new();
                 p.insert("type".into(), "custom".into());

@@ -4,6 +4,49 @@
 use super::*;
 
 impl Assembler {
+    /// `text-start` / `reasoning-start`: a new streaming part, open under the chunk's id (a
+    /// reasoning part also keeps the id, as the SDK's does).
+    pub(super) fn start_part(&mut self, kind: DeltaKind, c: &Map<String, Value>) {
+        let mut p = Map::new();
+        match kind {
+            DeltaKind::Text => p.insert("type".into(), "text".into()),
+            DeltaKind::Reasoning => {
+                put(&mut p, "id", c.get("id"));
+                p.insert("type".into(), "reasoning".into())
+            }
+        };
+        p.insert("text".into(), "".into());
+        put(&mut p, "providerMetadata", c.get("providerMetadata"));
+        p.insert("state".into(), "streaming".into());
+        let idx = self.push(p);
+        let open = match kind {
+            DeltaKind::Text => &mut self.active_text,
+            DeltaKind::Reasoning => &mut self.active_reasoning,
+        };
+        open.insert(id_key(c.get("id")), idx);
+    }
+
+    /// `text-end` / `reasoning-end`: the open part is done (a text part also takes `citations`).
+    /// The SDK throws on an unknown id. A restored text part still waiting for its id is the one a
+    /// `text-end` ends (see `claim_restored_text`); else there is nothing to close.
+    pub(super) fn end_part(&mut self, kind: DeltaKind, c: &Map<String, Value>) {
+        let key = id_key(c.get("id"));
+        let idx = match kind {
+            DeltaKind::Text => self.active_text.remove(&key).or_else(|| self.restored_text.pop()),
+            DeltaKind::Reasoning => self.active_reasoning.remove(&key),
+        };
+        let Some(p) = idx.and_then(|idx| self.part_mut(idx)) else { return };
+        p.insert("state".into(), "done".into());
+        if kind == DeltaKind::Text {
+            if let Some(citations) = non_null(c.get("citations")) {
+                p.insert("citations".into(), citations.clone());
+            }
+        }
+        if let Some(pm) = non_null(c.get("providerMetadata")) {
+            p.insert("providerMetadata".into(), pm.clone());
+        }
+    }
+
     pub(super) fn clear_message(&mut self) {
         let applied = self.applied;
         *self = Assembler::new();
