@@ -32,6 +32,7 @@ mod api;
 pub mod chat;
 mod client;
 mod config;
+mod conv;
 mod error;
 mod event;
 mod http;

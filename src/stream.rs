@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 use ureq::http;
 
-use crate::chat::{Delivery, Shared, TurnCheck};
+use crate::conv::{Ctl, Delivery, Shared, TurnCheck};
 use crate::error::{Error, ErrorKind};
 use crate::event::Event;
 use crate::http::{encode_segment, status_error, transport_error};
@@ -22,17 +22,6 @@ use crate::records::{Control, Decoder, StreamItem, TurnComplete};
 use crate::secret::Secret;
 use crate::sse::SseParser;
 use crate::state::RunMode;
-
-/// Messages to the reader thread.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Ctl {
-    /// Read `.out` until the awaited turns are complete.
-    Subscribe { peek_settled: bool },
-    /// Reconnect at once: the application says the network changed (see `Chat::reconnect_now`).
-    ReconnectNow,
-    /// Exit.
-    Shutdown,
-}
 
 const READ_BUFFER_BYTES: usize = 8 * 1024;
 
@@ -97,7 +86,7 @@ pub(crate) fn reader_main(shared: Arc<Shared>, ctl: Receiver<Ctl>) {
 
 /// Between turns: the idle watch when configured, else a sleep on the control channel.
 fn idle(shared: &Shared, ctl: &Receiver<Ctl>) -> Option<Ctl> {
-    if shared.client.http.config().idle_watch && !shared.conv().closed {
+    if shared.http.config().idle_watch && !shared.conv().closed {
         watch_idle(shared, ctl)
     } else {
         ctl.recv().ok()
@@ -149,9 +138,9 @@ fn watch_idle(shared: &Shared, ctl: &Receiver<Ctl>) -> Option<Ctl> {
             Watch::Closed | Watch::Stop => return ctl.recv().ok(),
             Watch::WindowOver => {
                 failures = 0;
-                if let crate::chat::TurnCheck::Closed(reason) = shared.check_closed() {
+                if let TurnCheck::Closed(reason) = shared.check_closed() {
                     shared.conv().closed = true;
-                    shared.emit(Event::SessionClosed { reason });
+                    shared.emit_closed(reason);
                     return ctl.recv().ok();
                 }
             }
@@ -225,7 +214,7 @@ fn watch_once(shared: &Shared, ctl: &Receiver<Ctl>) -> Watch {
                         c.closed = true;
                         c.end_turns();
                     }
-                    shared.emit(Event::SessionClosed { reason });
+                    shared.emit_closed(reason);
                     return Watch::Closed;
                 }
                 StreamItem::Done => return Watch::WindowOver,
@@ -307,7 +296,7 @@ impl Subscription<'_> {
         let mut empty_windows = 0u32;
         // Since when the stream has not worked.
         let mut outage_since: Option<Instant> = None;
-        let reconnect_limit = self.shared.client.http.config().reconnect_limit;
+        let reconnect_limit = self.shared.http.config().reconnect_limit;
         loop {
             if self.shared.is_cancelled() {
                 return Flow::Exit;
@@ -400,7 +389,7 @@ impl Subscription<'_> {
                     if !got_records {
                         if let TurnCheck::Closed(reason) = self.shared.check_closed() {
                             self.shared.conv().closed = true;
-                            self.shared.emit(Event::SessionClosed { reason });
+                            self.shared.emit_closed(reason);
                             return Flow::Idle;
                         }
                     }
@@ -449,7 +438,7 @@ impl Subscription<'_> {
                         if !got_records {
                             if let TurnCheck::Closed(reason) = self.shared.check_closed() {
                                 self.shared.conv().closed = true;
-                                self.shared.emit(Event::SessionClosed { reason });
+                                self.shared.emit_closed(reason);
                                 return Flow::Idle;
                             }
                         }
@@ -472,7 +461,7 @@ impl Subscription<'_> {
                                     c.closed = true;
                                     c.end_turns();
                                 }
-                                self.shared.emit(Event::SessionClosed { reason });
+                                self.shared.emit_closed(reason);
                                 return Flow::Idle;
                             }
                             TurnCheck::RunEnded(why) => {
@@ -555,7 +544,7 @@ impl Subscription<'_> {
     }
 
     fn connect(&mut self) -> Result<http::Response<ureq::Body>, Connect> {
-        let http = &self.shared.client.http;
+        let http = &self.shared.http;
         // The chat's stream agent is kept across connections (its pooled socket and the client's TLS
         // session store make the next window's connection cheap) until a cancel shuts it down.
         let agent = {
@@ -605,7 +594,7 @@ impl Subscription<'_> {
         let mut decoder = Decoder::with_cursor(self.shared.conv().last_event_id);
         let mut buf = vec![0u8; READ_BUFFER_BYTES];
         let mut items = Vec::new();
-        let stall = self.shared.client.http.config().stall_timeout;
+        let stall = self.shared.http.config().stall_timeout;
         let mut last_record = Instant::now();
         loop {
             let n = match reader.read(&mut buf) {
@@ -746,7 +735,7 @@ impl Subscription<'_> {
                     c.closed = true;
                     c.end_turns();
                 }
-                self.shared.emit(Event::SessionClosed { reason });
+                self.shared.emit_closed(reason);
                 Some(End::Closed)
             }
             Control::PendingVersion => {
@@ -848,7 +837,7 @@ impl Subscription<'_> {
             self.shared.dispatch(Delivery::TurnSkipped { seq_num });
         }
         if closed {
-            self.shared.emit(Event::SessionClosed { reason: tc.session_closed_reason });
+            self.shared.emit_closed(tc.session_closed_reason);
             return Some(End::Closed);
         }
         // The callback may have sent the next message: then this connection carries its turn too.
@@ -863,7 +852,7 @@ impl Subscription<'_> {
     /// The awaited turns are done: the connection ends, or, with a keep-warm time, stays open for
     /// the next turn.
     fn turns_done(&mut self) -> Option<End> {
-        let keep_warm = self.shared.client.http.config().keep_warm;
+        let keep_warm = self.shared.http.config().keep_warm;
         if keep_warm.is_zero() {
             return Some(End::TurnsDone);
         }
@@ -881,7 +870,7 @@ impl Subscription<'_> {
                     c.closed = true;
                     c.end_turns();
                 }
-                self.shared.emit(Event::SessionClosed { reason });
+                self.shared.emit_closed(reason);
                 Some(End::Closed)
             }
             StreamItem::Done => Some(End::LongPollOver),
@@ -904,7 +893,7 @@ impl Subscription<'_> {
 
     /// The longest a REST call may take: every attempt's deadline plus the waits between them.
     fn append_bound(&self) -> Duration {
-        let config = self.shared.client.http.config();
+        let config = self.shared.http.config();
         let per_attempt = config.connect_timeout + config.response_timeout;
         let attempts = config.retry.max_attempts.max(1);
         (per_attempt + config.retry.max_delay) * attempts
