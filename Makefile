@@ -89,6 +89,7 @@ bench_run    = echo '$(1)'; { $(1); echo $$? > $(2).rc; } | tee $(2); exit $$(ca
 bench: tests/conformance/node_modules/.package-lock.json
 	@mkdir -p $(BUILD_C) && rm -f $(BENCH_LOG)-*.txt $(BENCH_LOG)-*.txt.rc
 	@$(call bench_run,$(CARGO) bench --bench decode -- $(if $(BENCH_OUT_FILE),--file $(BENCH_OUT_FILE),--write $(BUILD_C)/bench-out.sse),$(BENCH_LOG)-decode.txt)
+	@$(MAKE) --no-print-directory bench-simdjson
 ifeq ($(BENCH_OUT_FILE),)
 	$(CARGO) build --release -p tchat-devserver
 	@$(call bench_run,$(CARGO) bench --bench client,$(BENCH_LOG)-client.txt)
