@@ -173,7 +173,7 @@ static int stream_reply(app *a) {
         while (take_line(&a->in, line, sizeof line)) line_during_reply(a, line);
 
         s = tchat_chat_next_event(a->chat, 20, &ev);
-        if (s == TCHAT_TIMEOUT) continue;
+        if (s == TCHAT_NO_EVENT || s == TCHAT_WOKEN) continue;
         if (s != TCHAT_OK) {
             fail("next_event", s);
             return 0;

@@ -120,7 +120,7 @@ int main(int argc, char **argv) {
             }
             tchat_event_free(ev);
         }
-        if (s != TCHAT_OK && s != TCHAT_TIMEOUT) {
+        if (s != TCHAT_OK && s != TCHAT_NO_EVENT && s != TCHAT_WOKEN) {
             fprintf(stderr, "poll_loop: next_event: %s\n", tchat_last_error_message());
             done = 1;
         }

@@ -63,8 +63,7 @@ typedef enum tchat_status {
   // text escaped inside the record, so quotes and backslashes count twice), refused before
   // sending, or a 413.
   TCHAT_TOO_LARGE = 7,
-  // A connect, response or stall timeout; also what `tchat_chat_next_event` returns when no
-  // event arrived in time (that one is not an error).
+  // A connect, response or stall timeout.
   TCHAT_TIMEOUT = 8,
   // The operation was cancelled (the chat was stopped, closed or freed).
   TCHAT_CANCELLED = 9,
@@ -78,6 +77,10 @@ typedef enum tchat_status {
   // The agent's run ended (crashed, was cancelled, ran out of memory) before it completed the
   // turn: carried by the error event that ends such a turn. The next send starts a new run.
   TCHAT_RUN_ENDED = 13,
+  // Not an error: `tchat_chat_next_event` got no event within its timeout (poll again).
+  TCHAT_NO_EVENT = 14,
+  // Not an error: `tchat_chat_wake` ended a `tchat_chat_next_event` wait before an event came.
+  TCHAT_WOKEN = 15,
 } tchat_status;
 
 // The steps of a send's life a send observer is told of.
@@ -96,8 +99,9 @@ typedef enum tchat_send_event_kind {
 typedef enum tchat_event_kind {
   // Not an event (`tchat_event_get_kind(NULL)`).
   TCHAT_EVENT_KIND_NONE = 0,
-  // One chunk of the agent's reply (a `UIMessageChunk`): `tchat_event_chunk_type`,
-  // `tchat_event_chunk_json`, `tchat_event_delta` (text and reasoning deltas),
+  // One chunk of the agent's reply (a `UIMessageChunk`): `tchat_event_chunk_kind`,
+  // `tchat_event_chunk_type`, `tchat_event_chunk_json`, `tchat_event_text_delta` (the reply's
+  // text), `tchat_event_reasoning_delta`, `tchat_event_delta` (either),
   // `tchat_event_seq_num`.
   TCHAT_EVENT_KIND_CHUNK = 1,
   // The agent's turn is finished: `tchat_event_message_json` (the assembled assistant message),
@@ -132,6 +136,56 @@ typedef enum tchat_event_kind {
   // `tchat_event_reconnect_attempt` (how many reconnects it took).
   TCHAT_EVENT_KIND_CONNECTED = 8,
 } tchat_event_kind;
+
+// What a chunk event's `UIMessageChunk` is, by its `type`: `tchat_event_chunk_kind()` returns it, so
+// telling the reply's text from the model's reasoning (or a tool call) needs no `strcmp`.
+typedef enum tchat_chunk_kind {
+  // Not a chunk event (or NULL).
+  TCHAT_CHUNK_KIND_NONE = 0,
+  // `text-delta`: a piece of the reply's text (`tchat_event_text_delta`).
+  TCHAT_CHUNK_KIND_TEXT_DELTA = 1,
+  // `reasoning-delta`: a piece of the model's reasoning, not the reply (`tchat_event_reasoning_delta`).
+  TCHAT_CHUNK_KIND_REASONING_DELTA = 2,
+  // `text-start`, `text-end`: a text part opens or ends.
+  TCHAT_CHUNK_KIND_TEXT_START = 3,
+  TCHAT_CHUNK_KIND_TEXT_END = 4,
+  // `reasoning-start`, `reasoning-end`.
+  TCHAT_CHUNK_KIND_REASONING_START = 5,
+  TCHAT_CHUNK_KIND_REASONING_END = 6,
+  // A tool call's input: `tool-input-start`, `tool-input-delta`, `tool-input-available`,
+  // `tool-input-error`.
+  TCHAT_CHUNK_KIND_TOOL_INPUT_START = 7,
+  TCHAT_CHUNK_KIND_TOOL_INPUT_DELTA = 8,
+  TCHAT_CHUNK_KIND_TOOL_INPUT_AVAILABLE = 9,
+  TCHAT_CHUNK_KIND_TOOL_INPUT_ERROR = 10,
+  // `tool-approval-request`: the turn will wait for `tchat_chat_approve`.
+  TCHAT_CHUNK_KIND_TOOL_APPROVAL_REQUEST = 11,
+  // A tool call's output: `tool-output-available`, `tool-output-error`, `tool-output-denied`.
+  TCHAT_CHUNK_KIND_TOOL_OUTPUT_AVAILABLE = 12,
+  TCHAT_CHUNK_KIND_TOOL_OUTPUT_ERROR = 13,
+  TCHAT_CHUNK_KIND_TOOL_OUTPUT_DENIED = 14,
+  // `data-*`: application data parts.
+  TCHAT_CHUNK_KIND_DATA = 15,
+  // `source-url`, `source-document`.
+  TCHAT_CHUNK_KIND_SOURCE_URL = 16,
+  TCHAT_CHUNK_KIND_SOURCE_DOCUMENT = 17,
+  // `file`, `reasoning-file`.
+  TCHAT_CHUNK_KIND_FILE = 18,
+  // `start-step`, `finish-step`.
+  TCHAT_CHUNK_KIND_START_STEP = 19,
+  TCHAT_CHUNK_KIND_FINISH_STEP = 20,
+  // `start`, `finish`: the message begins or is finished.
+  TCHAT_CHUNK_KIND_START = 21,
+  TCHAT_CHUNK_KIND_FINISH = 22,
+  // `error`: the turn failed (its text in the turn-complete's `tchat_event_error_text`).
+  TCHAT_CHUNK_KIND_ERROR = 23,
+  // `abort`: the turn was aborted (stopped).
+  TCHAT_CHUNK_KIND_ABORT = 24,
+  // `message-metadata`.
+  TCHAT_CHUNK_KIND_MESSAGE_METADATA = 25,
+  // Any other type (newer AI SDK chunks, `custom`, ...): see `tchat_event_chunk_type`.
+  TCHAT_CHUNK_KIND_OTHER = 26,
+} tchat_chunk_kind;
 
 // How important a log message is (lower is more important).
 typedef enum tchat_log_level {
@@ -479,11 +533,14 @@ enum tchat_status tchat_chat_set_callback(const struct tchat_chat *chat,
 
 // Waits up to `timeout_ms` milliseconds for the chat's next event (0: do not wait; negative: wait
 // without limit). On `TCHAT_OK` writes an owned event to `*out_event` (free with
-// `tchat_event_free`). Returns `TCHAT_TIMEOUT`, with `*out_event` untouched, when no event came in
-// time or `tchat_chat_wake` was called: that is not an error.
+// `tchat_event_free`). Two more answers are not errors, and leave `*out_event` untouched:
+// `TCHAT_NO_EVENT` when no event came in time (poll again), `TCHAT_WOKEN` when `tchat_chat_wake`
+// ended the wait. Any other status is a real failure (e.g. `TCHAT_INVALID_ARGUMENT`): a loop
+// should stop on it, not poll again.
 //
 // For main loops (a game loop polls with 0 every frame). With a callback installed, events go to
-// the callback and this only times out. Any thread; usually one thread polls.
+// the callback and this only answers `TCHAT_NO_EVENT` (or `TCHAT_WOKEN`). Any thread; usually one
+// thread polls.
 enum tchat_status tchat_chat_next_event(const struct tchat_chat *chat,
                                         int timeout_ms,
                                         struct tchat_event **out_event);
@@ -495,7 +552,7 @@ enum tchat_status tchat_chat_next_event(const struct tchat_chat *chat,
 // at once; any thread, also the chat's callback.
 enum tchat_status tchat_chat_reconnect_now(const struct tchat_chat *chat);
 
-// Makes a `tchat_chat_next_event` that is waiting (or the next one to wait) return `TCHAT_TIMEOUT`
+// Makes a `tchat_chat_next_event` that is waiting (or the next one to wait) return `TCHAT_WOKEN`
 // at once. Any thread, e.g. a UI thread waking a worker that polls.
 enum tchat_status tchat_chat_wake(const struct tchat_chat *chat);
 
@@ -697,11 +754,25 @@ const char *tchat_event_chunk_json(const struct tchat_event *ev,
                                    size_t *out_len);
 
 // `TCHAT_EVENT_KIND_CHUNK` of type `"text-delta"` or `"reasoning-delta"`: the delta text (UTF-8,
-// NUL-terminated). Concatenating the text deltas of a turn gives the reply's text. Writes its length
+// NUL-terminated), either kind: `tchat_event_text_delta` gives the reply's text only. Writes its length
 // in bytes to `*out_len` when `out_len` is not NULL (use it if the text may contain NUL bytes).
 // NULL for other events. Borrowed from the event.
 const char *tchat_event_delta(const struct tchat_event *ev,
                               size_t *out_len);
+
+// `TCHAT_EVENT_KIND_CHUNK`: what the chunk is (see `tchat_chunk_kind`); `TCHAT_CHUNK_KIND_NONE` for
+// other kinds and NULL.
+enum tchat_chunk_kind tchat_event_chunk_kind(const struct tchat_event *ev);
+
+// The reply's text in a `text-delta` chunk (its length to `*out_len` when `out_len` is not NULL);
+// NULL for every other event, reasoning deltas included. Borrowed from the event.
+const char *tchat_event_text_delta(const struct tchat_event *ev,
+                                   size_t *out_len);
+
+// The model's reasoning in a `reasoning-delta` chunk (its length to `*out_len` when not NULL);
+// NULL for every other event. Borrowed from the event.
+const char *tchat_event_reasoning_delta(const struct tchat_event *ev,
+                                        size_t *out_len);
 
 // `TCHAT_EVENT_KIND_CHUNK`: the record's `seq_num`, its position in the session's output stream
 // (monotonic across turns and runs). 0 for other kinds.

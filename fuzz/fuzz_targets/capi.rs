@@ -757,7 +757,7 @@ impl Ctx {
             Op::StatusStr(v) => {
                 let s = unsafe { CStr::from_ptr(tchat_status_str(*v)) }.to_str().expect("UTF-8");
                 assert!(!s.is_empty());
-                if (0..=13).contains(v) {
+                if (0..=15).contains(v) {
                     assert!(s.starts_with("TCHAT_"), "{v}: {s}");
                 } else {
                     assert_eq!(s, "unknown tchat_status");

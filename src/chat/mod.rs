@@ -128,6 +128,15 @@ enum Expect {
     Nothing,
 }
 
+/// What [`Chat::poll_event`] found.
+pub(crate) enum Polled {
+    Event(Event),
+    /// The timeout passed.
+    Nothing,
+    /// [`Chat::wake`] ended the wait.
+    Woken,
+}
+
 impl Client {
     /// Opens a conversation: creates the session (idempotent on the chat id) and starts the agent's
     /// run, with a preload or a first message. See [`ChatOptions`].
@@ -517,6 +526,14 @@ impl Chat {
     /// Waits up to `timeout` for the next event (zero: don't wait). `None` on timeout or after
     /// [`Chat::wake`]. For main loops; with a callback registered, events go to the callback instead.
     pub fn next_event(&self, timeout: Duration) -> Option<Event> {
+        match self.poll_event(timeout) {
+            Polled::Event(event) => Some(event),
+            Polled::Nothing | Polled::Woken => None,
+        }
+    }
+
+    /// [`Chat::next_event`], telling a timeout from a [`Chat::wake`].
+    pub(crate) fn poll_event(&self, timeout: Duration) -> Polled {
         // A timeout too large to add to the clock means "wait forever".
         let deadline = std::time::Instant::now().checked_add(timeout);
         loop {
@@ -531,15 +548,15 @@ impl Chat {
                     }
                 }
             };
-            let delivery = got?;
+            let Some(delivery) = got else { return Polled::Nothing };
             if matches!(delivery, Delivery::Wake) {
-                return None;
+                return Polled::Woken;
             }
             let event = self.shared.deliver(delivery);
             self.shared.undelivered.fetch_sub(1, Ordering::SeqCst);
             // A chunk skipped after a stop yields nothing: wait on for the next one.
-            if event.is_some() {
-                return event;
+            if let Some(event) = event {
+                return Polled::Event(event);
             }
         }
     }

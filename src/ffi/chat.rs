@@ -13,7 +13,7 @@ use super::{
     c_string, ffi_boundary, ffi_getter, free_box, owned_c_string, tchat_status, to_box_ptr, try_mut, try_opt_str,
     try_out, try_ref, try_str, Boxed, Castable, Fail, UserData, UserDataGuard,
 };
-use crate::chat::{Chat, ChatOptions, TriggerConfig};
+use crate::chat::{Chat, ChatOptions, Polled, TriggerConfig};
 use crate::event::Event;
 
 /// One conversation with a `chat.agent`: open it with `tchat_chat_open` (or `tchat_chat_restore`),
@@ -655,11 +655,14 @@ pub extern "C" fn tchat_chat_set_callback(
 
 /// Waits up to `timeout_ms` milliseconds for the chat's next event (0: do not wait; negative: wait
 /// without limit). On `TCHAT_OK` writes an owned event to `*out_event` (free with
-/// `tchat_event_free`). Returns `TCHAT_TIMEOUT`, with `*out_event` untouched, when no event came in
-/// time or `tchat_chat_wake` was called: that is not an error.
+/// `tchat_event_free`). Two more answers are not errors, and leave `*out_event` untouched:
+/// `TCHAT_NO_EVENT` when no event came in time (poll again), `TCHAT_WOKEN` when `tchat_chat_wake`
+/// ended the wait. Any other status is a real failure (e.g. `TCHAT_INVALID_ARGUMENT`): a loop
+/// should stop on it, not poll again.
 ///
 /// For main loops (a game loop polls with 0 every frame). With a callback installed, events go to
-/// the callback and this only times out. Any thread; usually one thread polls.
+/// the callback and this only answers `TCHAT_NO_EVENT` (or `TCHAT_WOKEN`). Any thread; usually one
+/// thread polls.
 #[no_mangle]
 pub extern "C" fn tchat_chat_next_event(
     chat: *const tchat_chat,
@@ -672,13 +675,13 @@ pub extern "C" fn tchat_chat_next_event(
             Ok(ms) => Duration::from_millis(ms),
             Err(_) => Duration::MAX,
         };
-        let event = with_chat(chat, |c| Ok(c.next_event(timeout)))?;
-        match event {
-            Some(event) => {
+        match with_chat(chat, |c| Ok(c.poll_event(timeout)))? {
+            Polled::Event(event) => {
                 out.set(to_box_ptr(tchat_event::owned(event)));
                 Ok(())
             }
-            None => Err(Fail::new(tchat_status::TCHAT_TIMEOUT, "no event (timeout or wake)")),
+            Polled::Nothing => Err(Fail::new(tchat_status::TCHAT_NO_EVENT, "no event within the timeout")),
+            Polled::Woken => Err(Fail::new(tchat_status::TCHAT_WOKEN, "woken by tchat_chat_wake")),
         }
     })
 }
@@ -698,7 +701,7 @@ pub extern "C" fn tchat_chat_reconnect_now(chat: *const tchat_chat) -> tchat_sta
     })
 }
 
-/// Makes a `tchat_chat_next_event` that is waiting (or the next one to wait) return `TCHAT_TIMEOUT`
+/// Makes a `tchat_chat_next_event` that is waiting (or the next one to wait) return `TCHAT_WOKEN`
 /// at once. Any thread, e.g. a UI thread waking a worker that polls.
 #[no_mangle]
 pub extern "C" fn tchat_chat_wake(chat: *const tchat_chat) -> tchat_status {

@@ -14,8 +14,9 @@ use crate::event::{ChunkEvent, Event, TurnCompleteEvent};
 pub enum tchat_event_kind {
     /// Not an event (`tchat_event_get_kind(NULL)`).
     None = 0,
-    /// One chunk of the agent's reply (a `UIMessageChunk`): `tchat_event_chunk_type`,
-    /// `tchat_event_chunk_json`, `tchat_event_delta` (text and reasoning deltas),
+    /// One chunk of the agent's reply (a `UIMessageChunk`): `tchat_event_chunk_kind`,
+    /// `tchat_event_chunk_type`, `tchat_event_chunk_json`, `tchat_event_text_delta` (the reply's
+    /// text), `tchat_event_reasoning_delta`, `tchat_event_delta` (either),
     /// `tchat_event_seq_num`.
     Chunk = 1,
     /// The agent's turn is finished: `tchat_event_message_json` (the assembled assistant message),
@@ -49,6 +50,98 @@ pub enum tchat_event_kind {
     /// The stream is connected again after `TCHAT_EVENT_KIND_RECONNECTING` events; the turn goes on:
     /// `tchat_event_reconnect_attempt` (how many reconnects it took).
     Connected = 8,
+}
+
+/// What a chunk event's `UIMessageChunk` is, by its `type`: `tchat_event_chunk_kind()` returns it, so
+/// telling the reply's text from the model's reasoning (or a tool call) needs no `strcmp`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum tchat_chunk_kind {
+    /// Not a chunk event (or NULL).
+    None = 0,
+    /// `text-delta`: a piece of the reply's text (`tchat_event_text_delta`).
+    TextDelta = 1,
+    /// `reasoning-delta`: a piece of the model's reasoning, not the reply (`tchat_event_reasoning_delta`).
+    ReasoningDelta = 2,
+    /// `text-start`, `text-end`: a text part opens or ends.
+    TextStart = 3,
+    TextEnd = 4,
+    /// `reasoning-start`, `reasoning-end`.
+    ReasoningStart = 5,
+    ReasoningEnd = 6,
+    /// A tool call's input: `tool-input-start`, `tool-input-delta`, `tool-input-available`,
+    /// `tool-input-error`.
+    ToolInputStart = 7,
+    ToolInputDelta = 8,
+    ToolInputAvailable = 9,
+    ToolInputError = 10,
+    /// `tool-approval-request`: the turn will wait for `tchat_chat_approve`.
+    ToolApprovalRequest = 11,
+    /// A tool call's output: `tool-output-available`, `tool-output-error`, `tool-output-denied`.
+    ToolOutputAvailable = 12,
+    ToolOutputError = 13,
+    ToolOutputDenied = 14,
+    /// `data-*`: application data parts.
+    Data = 15,
+    /// `source-url`, `source-document`.
+    SourceUrl = 16,
+    SourceDocument = 17,
+    /// `file`, `reasoning-file`.
+    File = 18,
+    /// `start-step`, `finish-step`.
+    StartStep = 19,
+    FinishStep = 20,
+    /// `start`, `finish`: the message begins or is finished.
+    Start = 21,
+    Finish = 22,
+    /// `error`: the turn failed (its text in the turn-complete's `tchat_event_error_text`).
+    Error = 23,
+    /// `abort`: the turn was aborted (stopped).
+    Abort = 24,
+    /// `message-metadata`.
+    MessageMetadata = 25,
+    /// Any other type (newer AI SDK chunks, `custom`, ...): see `tchat_event_chunk_type`.
+    Other = 26,
+}
+
+impl tchat_chunk_kind {
+    fn of(chunk_type: &str) -> tchat_chunk_kind {
+        use tchat_chunk_kind as K;
+        match chunk_type {
+            "text-delta" => K::TextDelta,
+            "reasoning-delta" => K::ReasoningDelta,
+            "text-start" => K::TextStart,
+            "text-end" => K::TextEnd,
+            "reasoning-start" => K::ReasoningStart,
+            "reasoning-end" => K::ReasoningEnd,
+            "tool-input-start" => K::ToolInputStart,
+            "tool-input-delta" => K::ToolInputDelta,
+            "tool-input-available" => K::ToolInputAvailable,
+            "tool-input-error" => K::ToolInputError,
+            "tool-approval-request" => K::ToolApprovalRequest,
+            "tool-output-available" => K::ToolOutputAvailable,
+            "tool-output-error" => K::ToolOutputError,
+            "tool-output-denied" => K::ToolOutputDenied,
+            t if t.starts_with("data-") => K::Data,
+            "source-url" => K::SourceUrl,
+            "source-document" => K::SourceDocument,
+            "file" | "reasoning-file" => K::File,
+            "start-step" => K::StartStep,
+            "finish-step" => K::FinishStep,
+            "start" => K::Start,
+            "finish" => K::Finish,
+            "error" => K::Error,
+            "abort" => K::Abort,
+            "message-metadata" => K::MessageMetadata,
+            _ => K::Other,
+        }
+    }
+}
+
+impl super::PanicFallback for tchat_chunk_kind {
+    fn on_panic() -> tchat_chunk_kind {
+        tchat_chunk_kind::None
+    }
 }
 
 /// Text of an event, NUL-terminated for C, with its exact length (a delta may contain NUL bytes;
@@ -293,12 +386,42 @@ pub extern "C" fn tchat_event_chunk_json(ev: *const tchat_event, out_len: *mut u
 }
 
 /// `TCHAT_EVENT_KIND_CHUNK` of type `"text-delta"` or `"reasoning-delta"`: the delta text (UTF-8,
-/// NUL-terminated). Concatenating the text deltas of a turn gives the reply's text. Writes its length
+/// NUL-terminated), either kind: `tchat_event_text_delta` gives the reply's text only. Writes its length
 /// in bytes to `*out_len` when `out_len` is not NULL (use it if the text may contain NUL bytes).
 /// NULL for other events. Borrowed from the event.
 #[no_mangle]
 pub extern "C" fn tchat_event_delta(ev: *const tchat_event, out_len: *mut usize) -> *const c_char {
     ffi_getter!({ text_of(ev, out_len, |e| lazy(&e.delta, || e.chunk().and_then(|c| c.delta.as_deref()))) })
+}
+
+/// `TCHAT_EVENT_KIND_CHUNK`: what the chunk is (see `tchat_chunk_kind`); `TCHAT_CHUNK_KIND_NONE` for
+/// other kinds and NULL.
+#[no_mangle]
+pub extern "C" fn tchat_event_chunk_kind(ev: *const tchat_event) -> tchat_chunk_kind {
+    ffi_getter!({
+        event(ev).and_then(tchat_event::chunk).map_or(tchat_chunk_kind::None, |c| tchat_chunk_kind::of(&c.chunk_type))
+    })
+}
+
+/// The reply's text in a `text-delta` chunk (its length to `*out_len` when `out_len` is not NULL);
+/// NULL for every other event, reasoning deltas included. Borrowed from the event.
+#[no_mangle]
+pub extern "C" fn tchat_event_text_delta(ev: *const tchat_event, out_len: *mut usize) -> *const c_char {
+    ffi_getter!({ delta_of_kind(ev, out_len, tchat_chunk_kind::TextDelta) })
+}
+
+/// The model's reasoning in a `reasoning-delta` chunk (its length to `*out_len` when not NULL);
+/// NULL for every other event. Borrowed from the event.
+#[no_mangle]
+pub extern "C" fn tchat_event_reasoning_delta(ev: *const tchat_event, out_len: *mut usize) -> *const c_char {
+    ffi_getter!({ delta_of_kind(ev, out_len, tchat_chunk_kind::ReasoningDelta) })
+}
+
+fn delta_of_kind(ev: *const tchat_event, out_len: *mut usize, kind: tchat_chunk_kind) -> *const c_char {
+    text_of(ev, out_len, |e| {
+        let c = e.chunk().filter(|c| tchat_chunk_kind::of(&c.chunk_type) == kind)?;
+        lazy(&e.delta, || c.delta.as_deref())
+    })
 }
 
 /// `TCHAT_EVENT_KIND_CHUNK`: the record's `seq_num`, its position in the session's output stream

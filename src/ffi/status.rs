@@ -35,8 +35,7 @@ pub enum tchat_status {
     /// text escaped inside the record, so quotes and backslashes count twice), refused before
     /// sending, or a 413.
     TCHAT_TOO_LARGE = 7,
-    /// A connect, response or stall timeout; also what `tchat_chat_next_event` returns when no
-    /// event arrived in time (that one is not an error).
+    /// A connect, response or stall timeout.
     TCHAT_TIMEOUT = 8,
     /// The operation was cancelled (the chat was stopped, closed or freed).
     TCHAT_CANCELLED = 9,
@@ -50,6 +49,10 @@ pub enum tchat_status {
     /// The agent's run ended (crashed, was cancelled, ran out of memory) before it completed the
     /// turn: carried by the error event that ends such a turn. The next send starts a new run.
     TCHAT_RUN_ENDED = 13,
+    /// Not an error: `tchat_chat_next_event` got no event within its timeout (poll again).
+    TCHAT_NO_EVENT = 14,
+    /// Not an error: `tchat_chat_wake` ended a `tchat_chat_next_event` wait before an event came.
+    TCHAT_WOKEN = 15,
 }
 
 impl tchat_status {
@@ -88,6 +91,8 @@ impl tchat_status {
             11 => "TCHAT_PROTOCOL: protocol error\0",
             12 => "TCHAT_PANIC: internal error (panic)\0",
             13 => "TCHAT_RUN_ENDED: the agent's run ended before completing the turn\0",
+            14 => "TCHAT_NO_EVENT: no event yet\0",
+            15 => "TCHAT_WOKEN: woken by tchat_chat_wake\0",
             _ => "unknown tchat_status\0",
         }
     }

@@ -17,7 +17,9 @@ static void test_version_and_status(void) {
     CHECK_STR(tchat_status_str(TCHAT_OK), "TCHAT_OK: success");
     CHECK_CONTAINS(tchat_status_str(TCHAT_TIMEOUT), "TCHAT_TIMEOUT");
     CHECK_CONTAINS(tchat_status_str(TCHAT_PANIC), "TCHAT_PANIC");
-    for (i = 0; i <= (int)TCHAT_PANIC; i++) CHECK(strncmp(tchat_status_str(i), "TCHAT_", 6) == 0);
+    for (i = 0; i <= (int)TCHAT_WOKEN; i++) CHECK(strncmp(tchat_status_str(i), "TCHAT_", 6) == 0);
+    CHECK_STR(tchat_status_str(TCHAT_NO_EVENT), "TCHAT_NO_EVENT: no event yet");
+    CHECK_STR(tchat_status_str(TCHAT_WOKEN), "TCHAT_WOKEN: woken by tchat_chat_wake");
     CHECK_STR(tchat_status_str(-1), "unknown tchat_status");
     CHECK_STR(tchat_status_str(1000), "unknown tchat_status");
     CHECK_STR(tchat_event_kind_name(TCHAT_EVENT_KIND_CHUNK), "chunk");

@@ -62,7 +62,7 @@ static void test_reopen(tchat_client *client) {
         CHECK(again != NULL);
         return;
     }
-    CHECK_STATUS(tchat_chat_next_event(again, 300, &ev), TCHAT_TIMEOUT);
+    CHECK_STATUS(tchat_chat_next_event(again, 300, &ev), TCHAT_NO_EVENT);
     CHECK(ev == NULL);
     CHECK_STATUS(tchat_chat_last_assistant_message(again, &last), TCHAT_OK);
     CHECK(last != NULL && strstr(last, "You said: the old question") != NULL);
@@ -391,7 +391,7 @@ static void test_watch_mode(tchat_client *client) {
         if (ev) tchat_event_free(ev);
         CHECK_STR(text, want);
     }
-    CHECK_STATUS(tchat_chat_next_event(watcher, 300, &ev), TCHAT_TIMEOUT);
+    CHECK_STATUS(tchat_chat_next_event(watcher, 300, &ev), TCHAT_NO_EVENT);
     CHECK_STATUS(tchat_chat_free(watcher), TCHAT_OK);
     CHECK_STATUS(tchat_chat_free(driver), TCHAT_OK);
 }
@@ -534,6 +534,56 @@ static void test_keep_warm(void) {
     tchat_client_options_free(o);
 }
 
+/* A /reason turn: the reply's text and the reasoning are told apart by kind, with no strcmp. */
+static void test_chunk_kinds(tchat_client *client) {
+    tchat_chat *chat = open_id(client, "c-kinds");
+    char text[512] = "", reasoning[512] = "";
+    int kinds_agree = 1, complete = 0, starts = 0, finishes = 0;
+    long long deadline = t_now_ms() + T_TURN_MS;
+    t_section("chunk kinds: text and reasoning deltas apart; every chunk has its kind");
+    if (!chat) {
+        CHECK(chat != NULL);
+        return;
+    }
+    CHECK_STATUS(tchat_chat_send_text(chat, "/reason the sky"), TCHAT_OK);
+    while (!complete && t_now_ms() < deadline) {
+        tchat_event *ev = NULL;
+        tchat_status st = tchat_chat_next_event(chat, 200, &ev);
+        if (st == TCHAT_NO_EVENT) continue;
+        CHECK_STATUS(st, TCHAT_OK);
+        if (st != TCHAT_OK) break;
+        if (tchat_event_get_kind(ev) == TCHAT_EVENT_KIND_CHUNK) {
+            const char *type = tchat_event_chunk_type(ev);
+            tchat_chunk_kind kind = tchat_event_chunk_kind(ev);
+            const char *t = tchat_event_text_delta(ev, NULL), *r = tchat_event_reasoning_delta(ev, NULL);
+            if (t) strncat(text, t, sizeof text - strlen(text) - 1);
+            if (r) strncat(reasoning, r, sizeof reasoning - strlen(reasoning) - 1);
+            /* the enum agrees with the type string, and the deltas with the enum */
+            if ((strcmp(type, "text-delta") == 0) != (kind == TCHAT_CHUNK_KIND_TEXT_DELTA)) kinds_agree = 0;
+            if ((strcmp(type, "reasoning-delta") == 0) != (kind == TCHAT_CHUNK_KIND_REASONING_DELTA)) kinds_agree = 0;
+            if ((t != NULL) != (kind == TCHAT_CHUNK_KIND_TEXT_DELTA)) kinds_agree = 0;
+            if ((r != NULL) != (kind == TCHAT_CHUNK_KIND_REASONING_DELTA)) kinds_agree = 0;
+            if (strcmp(type, "reasoning-start") == 0 && kind != TCHAT_CHUNK_KIND_REASONING_START) kinds_agree = 0;
+            if (strcmp(type, "text-end") == 0 && kind != TCHAT_CHUNK_KIND_TEXT_END) kinds_agree = 0;
+            starts += kind == TCHAT_CHUNK_KIND_START;
+            finishes += kind == TCHAT_CHUNK_KIND_FINISH;
+        } else {
+            CHECK(tchat_event_chunk_kind(ev) == TCHAT_CHUNK_KIND_NONE);
+            CHECK(tchat_event_text_delta(ev, NULL) == NULL);
+            complete = tchat_event_get_kind(ev) == TCHAT_EVENT_KIND_TURN_COMPLETE;
+        }
+        tchat_event_free(ev);
+    }
+    CHECK(complete);
+    CHECK(kinds_agree);
+    CHECK(starts == 1 && finishes == 1);
+    CHECK_STR(text, "You said: the sky");
+    CHECK_STR(reasoning, "Thinking about: the sky");
+    CHECK(tchat_event_chunk_kind(NULL) == TCHAT_CHUNK_KIND_NONE);
+    CHECK(tchat_event_reasoning_delta(NULL, NULL) == NULL);
+    CHECK_STATUS(tchat_chat_free(chat), TCHAT_OK);
+}
+
 int main(void) {
     tchat_client *client = quick_client();
     test_reopen(client);
@@ -548,6 +598,7 @@ int main(void) {
     test_watch_mode(client);
     test_send_observer_and_metadata();
     test_keep_warm();
+    test_chunk_kinds(client);
     tchat_client_free(client);
     return t_finish();
 }

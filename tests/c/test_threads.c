@@ -37,7 +37,7 @@ static void test_timeouts_and_wake(tchat_client *client) {
     /* non-blocking polls on an idle chat, as a game loop does every frame */
     t0 = t_now_ms();
     for (i = 0; i < 100; i++) {
-        if (tchat_chat_next_event(chat, 0, &ev) == TCHAT_TIMEOUT) timeouts++;
+        if (tchat_chat_next_event(chat, 0, &ev) == TCHAT_NO_EVENT) timeouts++;
     }
     CHECK(timeouts == 100);
     CHECK(ev == SENTINEL);
@@ -45,7 +45,7 @@ static void test_timeouts_and_wake(tchat_client *client) {
 
     /* a bounded wait returns after its timeout */
     t0 = t_now_ms();
-    CHECK_STATUS(tchat_chat_next_event(chat, 100, &ev), TCHAT_TIMEOUT);
+    CHECK_STATUS(tchat_chat_next_event(chat, 100, &ev), TCHAT_NO_EVENT);
     CHECK(t_now_ms() - t0 >= 95);
 
     /* an unbounded wait (-1) returns when another thread wakes it */
@@ -58,13 +58,13 @@ static void test_timeouts_and_wake(tchat_client *client) {
     CHECK_STATUS(tchat_chat_wake(chat), TCHAT_OK);
     pthread_join(th, NULL);
     printf("woken after %lld ms (wake to return: %lld ms)\n", w.waited_ms, t_now_ms() - t0);
-    CHECK(w.status == TCHAT_TIMEOUT);
+    CHECK(w.status == TCHAT_WOKEN);
     CHECK(w.waited_ms >= 250);
 
     /* a wake with nobody waiting makes the next wait return at once */
     CHECK_STATUS(tchat_chat_wake(chat), TCHAT_OK);
     t0 = t_now_ms();
-    CHECK_STATUS(tchat_chat_next_event(chat, 10000, &ev), TCHAT_TIMEOUT);
+    CHECK_STATUS(tchat_chat_next_event(chat, 10000, &ev), TCHAT_WOKEN);
     CHECK(t_now_ms() - t0 < 5000);
 
     /* a waiting poll returns as soon as an event arrives */

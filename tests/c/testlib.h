@@ -212,7 +212,7 @@ static inline int t_poll_turn(tchat_chat *chat, t_turn *t, long timeout_ms) {
     while (!t->complete && t_now_ms() < deadline) {
         tchat_event *ev = NULL;
         tchat_status s = tchat_chat_next_event(chat, 100, &ev);
-        if (s == TCHAT_TIMEOUT) continue;
+        if (s == TCHAT_NO_EVENT || s == TCHAT_WOKEN) continue;
         if (s != TCHAT_OK) {
             fprintf(stderr, "next_event: %s\n", tchat_last_error_message());
             return 0;
