@@ -113,12 +113,12 @@ mod tests {
 
     #[test]
     fn every_status_has_its_own_text() {
-        for code in 0..=13 {
+        for code in 0..=tchat_status::TCHAT_WOKEN as c_int {
             let text = tchat_status::text(code);
             assert!(text.ends_with('\0'));
             assert!(text.starts_with("TCHAT_"), "{text}");
         }
-        assert_eq!(tchat_status::text(14), "unknown tchat_status\0");
+        assert_eq!(tchat_status::text(16), "unknown tchat_status\0");
         assert_eq!(tchat_status::text(-1), "unknown tchat_status\0");
     }
 }
