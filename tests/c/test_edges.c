@@ -537,7 +537,8 @@ static void test_keep_warm(void) {
 /* A /reason turn: the reply's text and the reasoning are told apart by kind, with no strcmp. */
 static void test_chunk_kinds(tchat_client *client) {
     tchat_chat *chat = open_id(client, "c-kinds");
-    char text[512] = "", reasoning[512] = "";
+    char text[512] = "", reasoning[512] = "", message[8192] = "";
+    char *last = NULL;
     int kinds_agree = 1, complete = 0, starts = 0, finishes = 0;
     long long deadline = t_now_ms() + T_TURN_MS;
     t_section("chunk kinds: text and reasoning deltas apart; every chunk has its kind");
@@ -571,6 +572,7 @@ static void test_chunk_kinds(tchat_client *client) {
             CHECK(tchat_event_chunk_kind(ev) == TCHAT_CHUNK_KIND_NONE);
             CHECK(tchat_event_text_delta(ev, NULL) == NULL);
             complete = tchat_event_get_kind(ev) == TCHAT_EVENT_KIND_TURN_COMPLETE;
+            if (complete) strncpy(message, tchat_event_message_json(ev, NULL), sizeof message - 1);
         }
         tchat_event_free(ev);
     }
@@ -579,6 +581,14 @@ static void test_chunk_kinds(tchat_client *client) {
     CHECK(starts == 1 && finishes == 1);
     CHECK_STR(text, "You said: the sky");
     CHECK_STR(reasoning, "Thinking about: the sky");
+    /* One JSON shape: the turn-complete's message and the chat's last answer are the same text, in
+       the AI SDK's key order (id, role, parts). */
+    CHECK_STATUS(tchat_chat_last_assistant_message(chat, &last), TCHAT_OK);
+    CHECK(last != NULL && strcmp(last, message) == 0);
+    CHECK(strncmp(message, "{\"id\":", 6) == 0);
+    CHECK(strstr(message, "\"role\"") != NULL && strstr(message, "\"parts\"") != NULL &&
+          strstr(message, "\"role\"") < strstr(message, "\"parts\""));
+    tchat_string_free(last);
     CHECK(tchat_event_chunk_kind(NULL) == TCHAT_CHUNK_KIND_NONE);
     CHECK(tchat_event_reasoning_delta(NULL, NULL) == NULL);
     CHECK_STATUS(tchat_chat_free(chat), TCHAT_OK);
