@@ -47,8 +47,9 @@ impl<'a> Request<'a> {
         self
     }
 
-    fn describe(&self) -> String {
-        format!("{} {}", self.method, self.path)
+    fn describe(&self, base_url: &str) -> String {
+        // The full URL names the host; it never holds a token (tokens travel in headers).
+        format!("{} {}{}", self.method, base_url, self.path)
     }
 }
 
@@ -128,8 +129,12 @@ impl Http {
             b = b.header(*name, value.as_str());
         }
         // Never let the http crate's error text echo a header value (the token is one).
-        b.body(req.body.clone().unwrap_or_default())
-            .map_err(|_| Error::invalid(format!("cannot build request {}: invalid URL or header", req.describe())))
+        b.body(req.body.clone().unwrap_or_default()).map_err(|_| {
+            Error::invalid(format!(
+                "cannot build request {}: invalid URL or header",
+                req.describe(&self.config.base_url)
+            ))
+        })
     }
 
     /// Sends `req`, retrying per the policy (PROTOCOL 0): network errors, 408, 429 (honouring
@@ -147,7 +152,7 @@ impl Http {
             let connections_before = self.counters.connections();
             let outcome = self.call_once(req);
             let retry_after = match &outcome {
-                Ok(_) => return outcome.map_err(|f| f.into_error(&req.describe())),
+                Ok(_) => return outcome.map_err(|f| f.into_error(&req.describe(&self.config.base_url))),
                 // No new connection was made, so the attempt went out on a pooled keep-alive
                 // connection, which the server may have closed just then (its idle timeout): try
                 // once more at once, on a new connection. Not counted as an attempt.
@@ -157,7 +162,7 @@ impl Http {
                     log_at!(
                         Level::Debug,
                         "{}: a kept-alive connection failed; retrying at once on a new one",
-                        req.describe()
+                        req.describe(&self.config.base_url)
                     );
                     continue;
                 }
@@ -166,21 +171,24 @@ impl Http {
             };
             match retry_after {
                 Some(delay) if attempt < policy.max_attempts => std::thread::sleep(delay),
-                _ => return outcome.map_err(|f| f.into_error(&req.describe())),
+                _ => return outcome.map_err(|f| f.into_error(&req.describe(&self.config.base_url))),
             }
         }
     }
 
     fn call_once(&self, req: &Request<'_>) -> Result<Answer, Failure> {
         let request = self.build(req).map_err(Failure::Network)?;
-        let response = self.agent.run(request).map_err(|e| Failure::Network(transport_error(e, &req.describe())))?;
+        let response = self
+            .agent
+            .run(request)
+            .map_err(|e| Failure::Network(transport_error(e, &req.describe(&self.config.base_url))))?;
         let status = response.status().as_u16();
         let (parts, body) = response.into_parts();
         let mut bytes = Vec::new();
         body.into_with_config().limit(MAX_RESPONSE_BYTES).reader().read_to_end(&mut bytes).map_err(|e| {
             Failure::Network(Error::new(
                 ErrorKind::Network,
-                format!("{}: reading the answer failed: {e}", req.describe()),
+                format!("{}: reading the answer failed: {e}", req.describe(&self.config.base_url)),
             ))
         })?;
         if (200..300).contains(&status) {
@@ -281,7 +289,31 @@ pub(crate) fn transport_error(e: ureq::Error, what: &str) -> Error {
         ureq::Error::Protocol(_) => ErrorKind::Protocol,
         _ => ErrorKind::Network,
     };
-    Error::new(kind, format!("{what}: {e}"))
+    Error::new(kind, format!("{what}: {}", transport_words(&e)))
+}
+
+/// A transport failure in a few plain words, as a C programmer reads them in a log: `connection
+/// refused`, not `io: Connection refused (os error 111)`.
+fn transport_words(e: &ureq::Error) -> String {
+    use std::io::ErrorKind as Io;
+    match e {
+        ureq::Error::Io(io) => match io.kind() {
+            Io::ConnectionRefused => "connection refused".into(),
+            Io::ConnectionReset => "connection reset by the peer".into(),
+            Io::ConnectionAborted => "connection aborted".into(),
+            Io::NotConnected | Io::BrokenPipe => "connection closed by the peer".into(),
+            Io::TimedOut | Io::WouldBlock => "timed out".into(),
+            Io::UnexpectedEof => "connection closed before the answer was complete".into(),
+            Io::AddrNotAvailable => "address not available".into(),
+            Io::NetworkUnreachable => "network unreachable".into(),
+            Io::HostUnreachable => "host unreachable".into(),
+            _ => format!("I/O error: {io}"),
+        },
+        ureq::Error::HostNotFound => "host not found (DNS)".into(),
+        ureq::Error::ConnectionFailed => "connection failed".into(),
+        ureq::Error::Timeout(what) => format!("timed out ({what})"),
+        other => other.to_string(),
+    }
 }
 
 fn build_agent(config: &ClientConfig, tls: &Tls, for_stream: bool) -> Agent {

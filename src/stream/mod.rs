@@ -416,7 +416,7 @@ impl Subscription<'_> {
         self.token_used = token.clone();
         let cursor = self.shared.conv().last_event_id;
         let path = format!("/realtime/v1/sessions/{}/out", encode_segment(&self.shared.session_id));
-        let mut req = crate::http::Request::get(path, &token)
+        let mut req = crate::http::Request::get(path.clone(), &token)
             .header("accept", "text/event-stream")
             .header("timeout-seconds", http.config().long_poll.as_secs().to_string());
         if let Some(c) = cursor {
@@ -441,7 +441,7 @@ impl Subscription<'_> {
                 Err(Connect::Status { status, body })
             }
             Err(_) if self.shared.is_cancelled() => Err(Connect::Cancelled),
-            Err(e) => Err(Connect::Network(transport_error(e, "GET .out"))),
+            Err(e) => Err(Connect::Network(transport_error(e, &format!("GET {}", http.url(&path))))),
         }
     }
 
