@@ -56,6 +56,10 @@ pub(crate) struct Shared {
     /// Deliveries queued for `next_event` and not taken yet.
     pub(crate) undelivered: AtomicUsize,
     pub(crate) callback: Mutex<Option<Arc<Callback>>>,
+    /// Calls of a callback in progress (counted under the `callback` lock, when the callback is
+    /// taken from the slot), so that replacing a callback can wait for the old one's calls to end.
+    pub(crate) callback_calls: Mutex<usize>,
+    pub(crate) callback_done: Condvar,
     pub reader_thread: OnceLock<ThreadId>,
     pub(crate) send_lock: Mutex<()>,
     /// Whether the reader holds an open `.out` response, and how many connection attempts it has
@@ -190,14 +194,25 @@ impl Shared {
     /// Hands a delivery to the application: applied and passed to the callback now if one is set,
     /// else queued for `next_event`, which applies it when it is taken.
     pub fn dispatch(&self, delivery: Delivery) {
-        let callback = self.callback.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let callback = {
+            let slot = self.callback.lock().unwrap_or_else(|e| e.into_inner());
+            if slot.is_some() {
+                *self.callback_calls.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+            }
+            slot.clone()
+        };
         match callback {
             Some(cb) => {
-                let Some(event) = self.deliver(delivery) else { return };
-                // A panicking callback must not kill the reader thread (and with it the chat).
-                if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cb(&event))).is_err() {
-                    log_at!(Level::Error, "chat {}: the event callback panicked; event dropped", self.chat_id);
+                if let Some(event) = self.deliver(delivery) {
+                    // A panicking callback must not kill the reader thread (and with it the chat).
+                    if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cb(&event))).is_err() {
+                        log_at!(Level::Error, "chat {}: the event callback panicked; event dropped", self.chat_id);
+                    }
                 }
+                drop(cb);
+                let mut calls = self.callback_calls.lock().unwrap_or_else(|e| e.into_inner());
+                *calls -= 1;
+                self.callback_done.notify_all();
             }
             None => {
                 self.undelivered.fetch_add(1, Ordering::SeqCst);

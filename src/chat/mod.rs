@@ -353,6 +353,8 @@ impl Chat {
             events_rx,
             undelivered: AtomicUsize::new(0),
             callback: Mutex::new(None),
+            callback_calls: Mutex::new(0),
+            callback_done: Condvar::new(),
             reader_thread: OnceLock::new(),
             send_lock: Mutex::new(()),
             link: Mutex::new(Link::default()),
@@ -519,8 +521,20 @@ impl Chat {
     /// Registers the event callback (or removes it with `None`). It runs on the reader thread; it may
     /// call any method of this chat except dropping it. Events queued for polling before the callback
     /// was set stay in the poll queue.
+    ///
+    /// A barrier: returns only once no call of the old callback is in progress, so whatever it uses
+    /// may be released right after. Called from inside the callback (on the reader thread), it
+    /// returns at once: that call is still running until the callback returns.
     pub fn set_callback(&self, callback: Option<Arc<Callback>>) {
         *self.shared.callback.lock().unwrap_or_else(|e| e.into_inner()) = callback;
+        // A barrier: when this returns, no call of the old callback is in progress, so what it uses
+        // may be freed. Not from inside a callback, on the reader thread, which is in that call.
+        if !self.shared.on_reader_thread() {
+            let mut calls = self.shared.callback_calls.lock().unwrap_or_else(|e| e.into_inner());
+            while *calls > 0 {
+                calls = self.shared.callback_done.wait(calls).unwrap_or_else(|e| e.into_inner());
+            }
+        }
     }
 
     /// Waits up to `timeout` for the next event (zero: don't wait). `None` on timeout or after

@@ -599,10 +599,15 @@ impl EventCallback {
 /// instead of the poll queue; `callback` NULL goes back to polling. Events already queued for
 /// `tchat_chat_next_event` stay there.
 ///
+/// A barrier: this returns only when no call of the old callback is in progress any more, so the
+/// caller may free what the old callback used right after (with `callback` NULL too). Called from
+/// inside a callback of this chat (on its reader thread) it returns at once — that call is still
+/// running until the callback returns.
+///
 /// `user_data` is passed to every call. `user_data_free` (may be NULL) is called exactly once with
 /// `user_data`, when the callback is replaced (by another call of this function) or the chat is
 /// freed, and no call of the callback is running any more: on the thread that replaced or freed it,
-/// or on the reader thread right after the callback returns when it was running at that moment. It
+/// or, when replaced from inside the callback, on the reader thread right after it returns. It
 /// runs outside the library's locks, so it may call tchat functions; calls on this chat made from it
 /// while the chat is being freed return `TCHAT_INVALID_STATE`. If this function fails,
 /// `user_data_free` is not called. With `callback` NULL, `user_data` and `user_data_free` are

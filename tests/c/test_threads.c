@@ -238,12 +238,83 @@ static void test_shared_client(tchat_client *client) {
     }
 }
 
+/* A slow callback: it says it has started, works for a while, then says it is done. */
+typedef struct {
+    pthread_mutex_t lock;
+    pthread_cond_t changed;
+    int entered;  /* calls that started */
+    int finished; /* calls that ended */
+    int freed;    /* user_data_free ran */
+} slow_ctx;
+
+static void slow_callback(void *user_data, const tchat_event *ev) {
+    slow_ctx *c = (slow_ctx *)user_data;
+    (void)ev;
+    pthread_mutex_lock(&c->lock);
+    c->entered++;
+    pthread_cond_broadcast(&c->changed);
+    pthread_mutex_unlock(&c->lock);
+    t_sleep_ms(300); /* the application's own slow work, not a synchronisation */
+    pthread_mutex_lock(&c->lock);
+    c->finished++;
+    pthread_mutex_unlock(&c->lock);
+}
+
+static void slow_free(void *user_data) {
+    slow_ctx *c = (slow_ctx *)user_data;
+    pthread_mutex_lock(&c->lock);
+    c->freed++;
+    pthread_mutex_unlock(&c->lock);
+}
+
+static void test_unset_callback_is_a_barrier(tchat_client *client) {
+    slow_ctx c;
+    int entered, finished, freed;
+    long long t0;
+    tchat_chat *chat = t_open(client, NULL);
+    t_section("unsetting a callback waits for the call in progress (a barrier)");
+    if (!chat) {
+        CHECK(chat != NULL);
+        return;
+    }
+    memset(&c, 0, sizeof c);
+    pthread_mutex_init(&c.lock, NULL);
+    pthread_cond_init(&c.changed, NULL);
+    CHECK_STATUS(tchat_chat_set_callback(chat, slow_callback, &c, slow_free), TCHAT_OK);
+    CHECK_STATUS(tchat_chat_send_text(chat, "hello"), TCHAT_OK);
+    /* Wait (on an event, bounded) until the callback is inside its first call. */
+    pthread_mutex_lock(&c.lock);
+    t0 = t_now_ms();
+    while (c.entered == 0 && t_now_ms() - t0 < T_TURN_MS) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += 1;
+        pthread_cond_timedwait(&c.changed, &c.lock, &ts);
+    }
+    pthread_mutex_unlock(&c.lock);
+    CHECK_STATUS(tchat_chat_set_callback(chat, NULL, NULL, NULL), TCHAT_OK);
+    /* When it returns, every call that started has ended, and user_data_free ran here: the
+       context may be destroyed now. */
+    pthread_mutex_lock(&c.lock);
+    entered = c.entered;
+    finished = c.finished;
+    freed = c.freed;
+    pthread_mutex_unlock(&c.lock);
+    CHECK(entered >= 1);
+    CHECK(finished == entered);
+    CHECK(freed == 1);
+    pthread_cond_destroy(&c.changed);
+    pthread_mutex_destroy(&c.lock);
+    CHECK_STATUS(tchat_chat_free(chat), TCHAT_OK);
+}
+
 int main(void) {
     tchat_client *client = t_client();
     test_timeouts_and_wake(client);
     test_worker_polls(client);
     test_concurrent_sends(client);
     test_shared_client(client);
+    test_unset_callback_is_a_barrier(client);
     tchat_client_free(client);
     return t_finish();
 }
