@@ -49,7 +49,8 @@ pub type TokenProvider = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
 /// quickly and must not free the chat.
 pub type SendObserver = Arc<dyn Fn(&str, &crate::SendEvent) + Send + Sync>;
 
-/// When and how often a failed REST call is tried again (PROTOCOL 0).
+/// When and how often a failed REST call is tried again (PROTOCOL 0). A refused connection or a
+/// failed DNS lookup is tried twice in all, 100 ms apart, whatever the policy says.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RetryPolicy {
     /// Attempts in all, the first included (the official client: 5).

@@ -14,6 +14,12 @@ use crate::log::{log_at, Level};
 use crate::secret::Secret;
 use crate::transport::{ConnectionStats, Counters, Tls};
 
+/// A refused connection or a failed DNS lookup is tried this many times in all, whatever the retry
+/// policy says, [`REFUSED_RETRY_DELAY`] apart: nothing listens there, so waiting out a backoff only
+/// delays the error (a server that is restarting is caught by the next call).
+pub(crate) const REFUSED_ATTEMPTS: u32 = 2;
+pub(crate) const REFUSED_RETRY_DELAY: Duration = Duration::from_millis(100);
+
 /// Largest REST response body read into memory. Session objects are small; this only stops a broken
 /// server from exhausting memory.
 const MAX_RESPONSE_BYTES: u64 = 16 * 1024 * 1024;
@@ -156,7 +162,9 @@ impl Http {
                 // No new connection was made, so the attempt went out on a pooled keep-alive
                 // connection, which the server may have closed just then (its idle timeout): try
                 // once more at once, on a new connection. Not counted as an attempt.
-                Err(Failure::Network(_)) if !stale_retried && self.counters.connections() == connections_before => {
+                Err(Failure::Network(_, false))
+                    if !stale_retried && self.counters.connections() == connections_before =>
+                {
                     stale_retried = true;
                     attempt -= 1;
                     log_at!(
@@ -166,7 +174,9 @@ impl Http {
                     );
                     continue;
                 }
-                Err(Failure::Network(_)) => Some(policy.delay(attempt)),
+                Err(Failure::Network(_, true)) if attempt >= REFUSED_ATTEMPTS => None,
+                Err(Failure::Network(_, true)) => Some(REFUSED_RETRY_DELAY),
+                Err(Failure::Network(_, false)) => Some(policy.delay(attempt)),
                 Err(Failure::Status { status, headers, .. }) => retry_delay(*status, headers, policy, attempt),
             };
             match retry_after {
@@ -177,19 +187,22 @@ impl Http {
     }
 
     fn call_once(&self, req: &Request<'_>) -> Result<Answer, Failure> {
-        let request = self.build(req).map_err(Failure::Network)?;
-        let response = self
-            .agent
-            .run(request)
-            .map_err(|e| Failure::Network(transport_error(e, &req.describe(&self.config.base_url))))?;
+        let request = self.build(req).map_err(|e| Failure::Network(e, false))?;
+        let response = self.agent.run(request).map_err(|e| {
+            let refused = is_refusal(&e);
+            Failure::Network(transport_error(e, &req.describe(&self.config.base_url)), refused)
+        })?;
         let status = response.status().as_u16();
         let (parts, body) = response.into_parts();
         let mut bytes = Vec::new();
         body.into_with_config().limit(MAX_RESPONSE_BYTES).reader().read_to_end(&mut bytes).map_err(|e| {
-            Failure::Network(Error::new(
-                ErrorKind::Network,
-                format!("{}: reading the answer failed: {e}", req.describe(&self.config.base_url)),
-            ))
+            Failure::Network(
+                Error::new(
+                    ErrorKind::Network,
+                    format!("{}: reading the answer failed: {e}", req.describe(&self.config.base_url)),
+                ),
+                false,
+            )
         })?;
         if (200..300).contains(&status) {
             Ok(Answer { status, headers: parts.headers, body: bytes })
@@ -201,14 +214,19 @@ impl Http {
 
 /// Why one attempt failed, before deciding on a retry.
 enum Failure {
-    Network(Error),
-    Status { status: u16, headers: HeaderMap, body: Vec<u8> },
+    /// A network failure, and whether it was a refused connection or a DNS failure.
+    Network(Error, bool),
+    Status {
+        status: u16,
+        headers: HeaderMap,
+        body: Vec<u8>,
+    },
 }
 
 impl Failure {
     fn into_error(self, what: &str) -> Error {
         match self {
-            Failure::Network(e) => e,
+            Failure::Network(e, _) => e,
             Failure::Status { status, body, .. } => status_error(what, status, &body),
         }
     }
@@ -290,6 +308,15 @@ pub(crate) fn transport_error(e: ureq::Error, what: &str) -> Error {
         _ => ErrorKind::Network,
     };
     Error::new(kind, format!("{what}: {}", transport_words(&e)))
+}
+
+/// Nothing listens at the address (connection refused) or the host does not resolve.
+fn is_refusal(e: &ureq::Error) -> bool {
+    match e {
+        ureq::Error::Io(io) => io.kind() == std::io::ErrorKind::ConnectionRefused,
+        ureq::Error::HostNotFound => true,
+        _ => false,
+    }
 }
 
 /// A transport failure in a few plain words, as a C programmer reads them in a log: `connection

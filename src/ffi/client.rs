@@ -397,6 +397,10 @@ pub extern "C" fn tchat_client_options_set_long_poll_seconds(
 /// (>= 1; 1 = no retry), waiting `base_delay_ms` before the second, growing by 1.6x per attempt up
 /// to `max_delay_ms`. Default: 5 attempts, 1000 ms, 30000 ms (as the official client).
 ///
+/// Whatever the policy, a refused connection or a failed DNS lookup is tried twice in all, 100 ms
+/// apart (nothing listens there: `tchat_chat_open` against a closed port fails in about 0.1 s with
+/// `TCHAT_NETWORK`, not after the backoff).
+///
 /// So a blocking call returns within: `max_attempts` × (connect timeout + response timeout), plus
 /// the waits between attempts (each `min(base_delay_ms × 1.6^(n-1), max_delay_ms)`, or a 429's
 /// `x-ratelimit-reset`, capped at `max_delay_ms`) — with the defaults 5 × 40 s + 1 + 1.6 + 2.56 +

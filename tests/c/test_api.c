@@ -313,6 +313,23 @@ static void test_connection_failures(void) {
     tchat_client_free(client);
     client = NULL;
 
+    /* With the default retry policy (5 attempts, 1 s backoff) a refused connection still fails
+       fast: refusals are tried twice, 100 ms apart. */
+    {
+        long long t0;
+        tchat_client_options *d = tchat_client_options_new();
+        tchat_client_options_set_base_url(d, "http://127.0.0.1:1");
+        tchat_client_options_set_token(d, "tr_dev_whatever");
+        CHECK_STATUS(tchat_client_new(d, &client), TCHAT_OK);
+        tchat_client_options_free(d);
+        t0 = t_now_ms();
+        CHECK_STATUS(tchat_chat_open(client, co, &chat), TCHAT_NETWORK);
+        CHECK(t_now_ms() - t0 < 1000);
+        CHECK(chat == SENTINEL);
+        tchat_client_free(client);
+        client = NULL;
+    }
+
     if (getenv("TRIGGER_API_URL")) {
         client = t_client_with_key("tr_dev_WRONG_KEY_must_not_leak");
         CHECK_STATUS(tchat_chat_open(client, co, &chat), TCHAT_AUTH);
