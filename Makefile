@@ -200,7 +200,8 @@ test-c: build examples
 	@command -v valgrind >/dev/null || { echo "test-c: valgrind is missing (set VALGRIND= to run without it)"; [ -z "$(VALGRIND)" ]; }
 	VALGRIND="$(VALGRIND)" tests/c/run.sh tests/c/run_tests.sh \
 		$(addprefix $(BUILD_C)/,$(C_TESTS)) $(BUILD_C)/test_api-static $(BUILD_C)/cxx_smoke \
-		"$(BUILD_C)/poll_loop-installed hello" "tests/c/chat_smoke.sh $(BUILD_C)"
+		"$(BUILD_C)/poll_loop-installed hello" "tests/c/chat_smoke.sh $(BUILD_C)" \
+		"tests/c/readme_quickstart.sh $(BUILD_C)"
 
 ## make install PREFIX=...: libtchat.so/.a in lib/, tchat.h and module.modulemap in include/tchat/
 ## (so the module map stays next to its header), and lib/pkgconfig/tchat.pc.
@@ -209,6 +210,8 @@ install: build
 	install -m 644 include/tchat.h include/module.modulemap $(DESTDIR)$(PREFIX)/include/tchat/
 	install -m 755 $(RELEASE)/libtchat.$(SO_EXT) $(DESTDIR)$(PREFIX)/lib/
 	install -m 644 $(RELEASE)/libtchat.a $(DESTDIR)$(PREFIX)/lib/
+	install -d $(DESTDIR)$(PREFIX)/share/tchat
+	install -m 644 tchat.supp $(DESTDIR)$(PREFIX)/share/tchat/
 	$(call make_pc,$(PREFIX),$${prefix}/include/tchat,$${prefix}/lib) > $(DESTDIR)$(PREFIX)/lib/pkgconfig/tchat.pc
 
 clean:

@@ -3,9 +3,9 @@
 //! reader, the delivery of events — so that `chat` and `stream` depend on this module and not on
 //! each other.
 
+use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
-use std::thread::ThreadId;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use crossbeam_channel::{Receiver, Sender};
 use serde_json::{json, Value};
@@ -30,6 +30,14 @@ pub(crate) enum Ctl {
     ReconnectNow,
     /// Exit.
     Shutdown,
+}
+
+thread_local! {
+    /// The chat whose reader thread this is (the address of its `Shared`, alive as long as the
+    /// thread holds it), 0 on every other thread. Asked instead of `std::thread::current()`, which
+    /// on an application's thread makes std allocate a handle it never frees (valgrind's one
+    /// "possibly lost" block of every C program).
+    static READER_OF: Cell<usize> = const { Cell::new(0) };
 }
 
 /// An event callback: called on the chat's reader thread, one event at a time, in stream order.
@@ -60,7 +68,6 @@ pub(crate) struct Shared {
     /// taken from the slot), so that replacing a callback can wait for the old one's calls to end.
     pub(crate) callback_calls: Mutex<usize>,
     pub(crate) callback_done: Condvar,
-    pub reader_thread: OnceLock<ThreadId>,
     pub(crate) send_lock: Mutex<()>,
     /// Whether the reader holds an open `.out` response, and how many connection attempts it has
     /// finished: a send waits on it to subscribe before appending.
@@ -461,7 +468,12 @@ pub(crate) enum Delivery {
 impl Shared {
     /// Whether the current thread is the chat's reader thread (i.e. we are inside its callback).
     pub fn on_reader_thread(&self) -> bool {
-        self.reader_thread.get() == Some(&std::thread::current().id())
+        READER_OF.with(|r| r.get() == self as *const Shared as usize)
+    }
+
+    /// Marks the calling thread as this chat's reader (called first thing on the reader thread).
+    pub fn become_reader_thread(&self) {
+        READER_OF.with(|r| r.set(self as *const Shared as usize));
     }
 
     /// Asks the reader to subscribe and waits until it holds an open `.out` response, or finished a

@@ -367,7 +367,7 @@ fn build_agent(config: &ClientConfig, tls: &Tls, for_stream: bool) -> Agent {
         // sends its headers and then a silent or trickling body cannot hold a send or an open.
         builder.timeout_global(Some(config.connect_timeout + config.response_timeout))
     };
-    Agent::with_parts(builder.build(), tls.connector(), ureq::unversioned::resolver::DefaultResolver::default())
+    Agent::with_parts(builder.build(), tls.connector(), crate::transport::Resolver::default())
 }
 
 /// Percent-encodes one path segment (RFC 3986 unreserved characters pass).

@@ -58,6 +58,38 @@ pub struct ConnectionStats {
     pub resumed_handshakes: u64,
 }
 
+/// ureq's resolver, except that an IP literal (a devserver on `127.0.0.1`, a self-hosted IP) needs
+/// no lookup: ureq resolves every host, literals included, on a thread of its own so that a lookup
+/// can time out — a thread per new connection, and a channel receive that makes Rust's std keep a
+/// thread handle for the application's own thread (valgrind's one "possibly lost" block).
+#[derive(Debug, Default)]
+pub(crate) struct Resolver(ureq::unversioned::resolver::DefaultResolver);
+
+impl ureq::unversioned::resolver::Resolver for Resolver {
+    fn resolve(
+        &self,
+        uri: &ureq::http::Uri,
+        config: &ureq::config::Config,
+        timeout: NextTimeout,
+    ) -> std::result::Result<ureq::unversioned::resolver::ResolvedSocketAddrs, ureq::Error> {
+        if let (Some(scheme), Some(authority)) = (uri.scheme_str(), uri.authority()) {
+            let host = authority.host();
+            let host = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
+            let port = authority.port_u16().or(match scheme {
+                "https" => Some(443),
+                "http" => Some(80),
+                _ => None,
+            });
+            if let (Ok(ip), Some(port)) = (host.parse::<std::net::IpAddr>(), port) {
+                let mut addrs = self.empty();
+                addrs.push(std::net::SocketAddr::new(ip, port));
+                return Ok(addrs);
+            }
+        }
+        self.0.resolve(uri, config, timeout)
+    }
+}
+
 /// TLS for one client: the rustls configuration (roots, session store) every agent shares.
 #[derive(Clone)]
 pub(crate) struct Tls {

@@ -6,7 +6,7 @@
 //! so that a send's network round trip never blocks the reader's state updates.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -355,7 +355,6 @@ impl Chat {
             callback: Mutex::new(None),
             callback_calls: Mutex::new(0),
             callback_done: Condvar::new(),
-            reader_thread: OnceLock::new(),
             send_lock: Mutex::new(()),
             link: Mutex::new(Link::default()),
             link_changed: Condvar::new(),
@@ -366,9 +365,11 @@ impl Chat {
         let reader = std::thread::Builder::new()
             .name(format!("tchat-reader-{}", short(&shared.chat_id)))
             .stack_size(READER_STACK_BYTES)
-            .spawn(move || stream::reader_main(reader_shared, ctl_rx))
+            .spawn(move || {
+                reader_shared.become_reader_thread();
+                stream::reader_main(reader_shared, ctl_rx)
+            })
             .map_err(|e| Error::new(ErrorKind::InvalidState, format!("cannot start the reader thread: {e}")))?;
-        let _ = shared.reader_thread.set(reader.thread().id());
         Ok(Chat { shared, reader: Some(reader) })
     }
 
@@ -592,7 +593,7 @@ impl Drop for Chat {
         if let Some(reader) = self.reader.take() {
             // Joining our own thread would deadlock: from inside the callback the reader is detached
             // and exits on its own after the callback returns.
-            if reader.thread().id() != std::thread::current().id() {
+            if !self.shared.on_reader_thread() {
                 let _ = reader.join();
             }
         }
