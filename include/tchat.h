@@ -36,6 +36,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+// The version of this header; tchat_version() gives the library's at run time.
+#define TCHAT_VERSION_MAJOR 0
+#define TCHAT_VERSION_MINOR 1
+#define TCHAT_VERSION_PATCH 0
+#define TCHAT_VERSION_STRING "0.1.0"
+
 // The result of every fallible tchat call. `TCHAT_OK` is 0; every other value is one failure class.
 //
 // After a call returns something else than `TCHAT_OK`, `tchat_last_error_message()` (same thread)

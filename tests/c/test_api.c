@@ -14,6 +14,13 @@ static void test_version_and_status(void) {
     int i;
     t_section("version and status texts");
     CHECK(tchat_version() != NULL && strlen(tchat_version()) > 0);
+    /* The header's version macros (generated from Cargo.toml) are the library's version. */
+    {
+        char v[64];
+        snprintf(v, sizeof v, "%d.%d.%d", TCHAT_VERSION_MAJOR, TCHAT_VERSION_MINOR, TCHAT_VERSION_PATCH);
+        CHECK_STR(v, tchat_version());
+        CHECK_STR(TCHAT_VERSION_STRING, tchat_version());
+    }
     CHECK_STR(tchat_status_str(TCHAT_OK), "TCHAT_OK: success");
     CHECK_CONTAINS(tchat_status_str(TCHAT_TIMEOUT), "TCHAT_TIMEOUT");
     CHECK_CONTAINS(tchat_status_str(TCHAT_PANIC), "TCHAT_PANIC");
