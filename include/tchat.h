@@ -341,6 +341,18 @@ void tchat_chat_options_free(struct tchat_chat_options *options);
 enum tchat_status tchat_chat_options_set_task_id(struct tchat_chat_options *options,
                                                  const char *task_id);
 
+// Installs the event callback of every chat opened with these options from the start (see
+// `tchat_chat_set_callback` for what a callback may do): the chat's first events, like every later
+// one, go to `callback`, and nothing lands in the poll queue. `callback` NULL removes it.
+//
+// `user_data_free` (may be NULL) runs exactly once, when neither the options nor any chat opened
+// with them use the callback any more (the options freed or given another callback, and each such
+// chat freed or given another callback). If this function fails, it is not called.
+enum tchat_status tchat_chat_options_set_callback(struct tchat_chat_options *options,
+                                                  tchat_event_callback callback,
+                                                  void *user_data,
+                                                  tchat_user_data_free_callback user_data_free);
+
 // Watch mode (default false): the chat stays subscribed across turns and delivers the events of
 // every turn on the chat, whoever drives it (another device, a dashboard, a backend), each exactly
 // once, across continuations and reconnects; its own sends work as usual. Costs one held
@@ -419,6 +431,17 @@ enum tchat_status tchat_chat_open(const struct tchat_client *client,
 enum tchat_status tchat_chat_restore(const struct tchat_client *client,
                                      const char *state_json,
                                      struct tchat_chat **out_chat);
+
+// `tchat_chat_restore` with the event callback installed from the start, so the rest of a turn
+// saved mid-stream, like every later event, goes to `callback` (see `tchat_chat_set_callback` for
+// `user_data` and `user_data_free`): nothing lands in the poll queue. If this function fails,
+// `user_data_free` is not called. `callback` NULL is `tchat_chat_restore`.
+enum tchat_status tchat_chat_restore_with_callback(const struct tchat_client *client,
+                                                   const char *state_json,
+                                                   tchat_event_callback callback,
+                                                   void *user_data,
+                                                   tchat_user_data_free_callback user_data_free,
+                                                   struct tchat_chat **out_chat);
 
 // Frees a chat: stops its stream and its reader thread (promptly, even mid-read) and waits for the
 // thread to exit, so no callback runs once this returns. Then calls the callback's

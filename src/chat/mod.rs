@@ -141,19 +141,31 @@ impl Client {
     /// Opens a conversation: creates the session (idempotent on the chat id) and starts the agent's
     /// run, with a preload or a first message. See [`ChatOptions`].
     pub fn open(&self, options: ChatOptions) -> Result<Chat> {
-        Chat::open(self.clone(), options)
+        Chat::open(self.clone(), options, None)
+    }
+
+    /// [`Client::open`] with the event callback installed from the start: every event of the chat,
+    /// the first included, goes to `callback` (nothing lands in the poll queue).
+    pub fn open_with_callback(&self, options: ChatOptions, callback: Arc<Callback>) -> Result<Chat> {
+        Chat::open(self.clone(), options, Some(callback))
     }
 
     /// Resumes a conversation from state saved by [`Chat::save_state`], e.g. after an app restart.
     /// If a turn was streaming when the state was saved, the rest of it streams again (from the saved
     /// cursor, without duplicates).
     pub fn restore(&self, saved_state_json: &str) -> Result<Chat> {
-        Chat::restore(self.clone(), SavedState::from_json(saved_state_json)?)
+        Chat::restore(self.clone(), SavedState::from_json(saved_state_json)?, None)
+    }
+
+    /// [`Client::restore`] with the event callback installed from the start: the rest of a turn
+    /// saved mid-stream goes to `callback` too.
+    pub fn restore_with_callback(&self, saved_state_json: &str, callback: Arc<Callback>) -> Result<Chat> {
+        Chat::restore(self.clone(), SavedState::from_json(saved_state_json)?, Some(callback))
     }
 }
 
 impl Chat {
-    pub(crate) fn open(client: Client, options: ChatOptions) -> Result<Chat> {
+    pub(crate) fn open(client: Client, options: ChatOptions, callback: Option<Arc<Callback>>) -> Result<Chat> {
         check_task_id(&options.task_id)?;
         let chat_id = options.chat_id.clone().unwrap_or_else(|| crate::ids::new_id("chat-"));
         check_chat_id(&chat_id)?;
@@ -245,7 +257,8 @@ impl Chat {
             closing_session: false,
             observed: None,
         };
-        let chat = Chat::start(client, created.session_id, chat_id, options.task_id.clone(), conv, options.watch)?;
+        let chat =
+            Chat::start(client, created.session_id, chat_id, options.task_id.clone(), conv, options.watch, callback)?;
         let streaming = created.is_cached && chat.join_existing();
         if options.watch && !streaming {
             // Watching starts now, from the cursor: every turn from here on.
@@ -275,7 +288,7 @@ impl Chat {
         Ok(chat)
     }
 
-    pub(crate) fn restore(client: Client, saved: SavedState) -> Result<Chat> {
+    pub(crate) fn restore(client: Client, saved: SavedState, callback: Option<Arc<Callback>>) -> Result<Chat> {
         let conv = Conv {
             run_id: saved.run_id.clone(),
             token: saved.public_access_token.clone().map(Secret::new).unwrap_or_default(),
@@ -319,7 +332,7 @@ impl Chat {
             saved.session_id,
             saved.last_event_id
         );
-        let chat = Chat::start(client, saved.session_id, saved.chat_id, saved.task_id, conv, saved.watch)?;
+        let chat = Chat::start(client, saved.session_id, saved.chat_id, saved.task_id, conv, saved.watch, callback)?;
         if saved.turn_in_flight || saved.watch {
             // Resuming where nothing may be streaming any more: let the server close at once if the
             // turn already ended (PROTOCOL 3.4).
@@ -335,6 +348,7 @@ impl Chat {
         task_id: String,
         conv: Conv,
         watch: bool,
+        callback: Option<Arc<Callback>>,
     ) -> Result<Chat> {
         let (ctl_tx, ctl_rx) = crossbeam_channel::unbounded();
         let (events_tx, events_rx) = crossbeam_channel::unbounded();
@@ -352,7 +366,8 @@ impl Chat {
             events_tx,
             events_rx,
             undelivered: AtomicUsize::new(0),
-            callback: Mutex::new(None),
+            // Before the reader thread exists: it delivers every event to the callback.
+            callback: Mutex::new(callback),
             callback_calls: Mutex::new(0),
             callback_done: Condvar::new(),
             send_lock: Mutex::new(()),

@@ -39,12 +39,13 @@ pub struct tchat_chat {
 }
 
 impl tchat_chat {
-    fn new(chat: Chat) -> tchat_chat {
+    /// The C chat around `chat`, holding our reference to the C callback it was opened with.
+    fn new(chat: Chat, callback: Option<Arc<EventCallback>>) -> tchat_chat {
         tchat_chat {
             session_id: c_string(chat.session_id()),
             chat_id: c_string(chat.chat_id()),
             inner: RwLock::new(Some(chat)),
-            callback: Mutex::new(None),
+            callback: Mutex::new(callback),
         }
     }
 
@@ -84,6 +85,7 @@ pub struct tchat_chat_options {
     trigger_config: TriggerConfig,
     first_message: Option<String>,
     watch: bool,
+    callback: Option<Arc<EventCallback>>,
 }
 
 /// A new, empty options object. Never NULL. Free it with `tchat_chat_options_free`.
@@ -109,6 +111,32 @@ pub extern "C" fn tchat_chat_options_set_task_id(
         let task_id = try_str(task_id, "task_id")?;
         crate::chat::check_task_id(task_id)?;
         options.task_id = Some(task_id.to_owned());
+        Ok(())
+    })
+}
+
+/// Installs the event callback of every chat opened with these options from the start (see
+/// `tchat_chat_set_callback` for what a callback may do): the chat's first events, like every later
+/// one, go to `callback`, and nothing lands in the poll queue. `callback` NULL removes it.
+///
+/// `user_data_free` (may be NULL) runs exactly once, when neither the options nor any chat opened
+/// with them use the callback any more (the options freed or given another callback, and each such
+/// chat freed or given another callback). If this function fails, it is not called.
+#[no_mangle]
+pub extern "C" fn tchat_chat_options_set_callback(
+    options: *mut tchat_chat_options,
+    callback: tchat_event_callback,
+    user_data: *mut c_void,
+    user_data_free: tchat_user_data_free_callback,
+) -> tchat_status {
+    ffi_boundary!({
+        let options = try_mut(options, "options")?;
+        options.callback = callback.map(|callback| {
+            Arc::new(EventCallback {
+                callback,
+                user_data: UserDataGuard { user_data: UserData(user_data), free: user_data_free },
+            })
+        });
         Ok(())
     })
 }
@@ -309,15 +337,20 @@ pub extern "C" fn tchat_chat_open(
             .task_id
             .clone()
             .ok_or_else(|| Fail::invalid("no task id: call tchat_chat_options_set_task_id first"))?;
-        let chat = client.client.open(ChatOptions {
+        let rust_options = ChatOptions {
             task_id,
             chat_id: options.chat_id.clone(),
             metadata: options.metadata.clone(),
             trigger_config: options.trigger_config.clone(),
             first_message: options.first_message.clone(),
             watch: options.watch,
-        })?;
-        out.set(to_box_ptr(tchat_chat::new(chat)));
+        };
+        let callback = options.callback.clone();
+        let chat = match &callback {
+            Some(cb) => client.client.open_with_callback(rust_options, cb.clone().as_rust())?,
+            None => client.client.open(rust_options)?,
+        };
+        out.set(to_box_ptr(tchat_chat::new(chat, callback)));
         Ok(())
     })
 }
@@ -336,8 +369,50 @@ pub extern "C" fn tchat_chat_restore(
         let state = try_str(state_json, "state_json")?;
         let out = try_out(out_chat, "out_chat")?;
         let chat = client.client.restore(state)?;
-        out.set(to_box_ptr(tchat_chat::new(chat)));
+        out.set(to_box_ptr(tchat_chat::new(chat, None)));
         Ok(())
+    })
+}
+
+/// `tchat_chat_restore` with the event callback installed from the start, so the rest of a turn
+/// saved mid-stream, like every later event, goes to `callback` (see `tchat_chat_set_callback` for
+/// `user_data` and `user_data_free`): nothing lands in the poll queue. If this function fails,
+/// `user_data_free` is not called. `callback` NULL is `tchat_chat_restore`.
+#[no_mangle]
+pub extern "C" fn tchat_chat_restore_with_callback(
+    client: *const tchat_client,
+    state_json: *const c_char,
+    callback: tchat_event_callback,
+    user_data: *mut c_void,
+    user_data_free: tchat_user_data_free_callback,
+    out_chat: *mut *mut tchat_chat,
+) -> tchat_status {
+    ffi_boundary!({
+        let client = try_ref(client, "client")?;
+        let state = try_str(state_json, "state_json")?;
+        let out = try_out(out_chat, "out_chat")?;
+        let Some(callback) = callback else {
+            let chat = client.client.restore(state)?;
+            out.set(to_box_ptr(tchat_chat::new(chat, None)));
+            return Ok(());
+        };
+        let cb = Arc::new(EventCallback {
+            callback,
+            user_data: UserDataGuard { user_data: UserData(user_data), free: user_data_free },
+        });
+        match client.client.restore_with_callback(state, cb.clone().as_rust()) {
+            Ok(chat) => {
+                out.set(to_box_ptr(tchat_chat::new(chat, Some(cb))));
+                Ok(())
+            }
+            Err(e) => {
+                // Not installed: `user_data` stays the caller's.
+                if let Some(cb) = Arc::into_inner(cb) {
+                    std::mem::forget(cb.user_data);
+                }
+                Err(e.into())
+            }
+        }
     })
 }
 
@@ -586,6 +661,11 @@ struct EventCallback {
 }
 
 impl EventCallback {
+    /// The Rust callback that calls this C one.
+    fn as_rust(self: Arc<Self>) -> Arc<crate::chat::Callback> {
+        Arc::new(move |ev: &Event| self.call(ev))
+    }
+
     fn call(&self, event: &Event) {
         tchat_event::borrowed(event, |ev| {
             // SAFETY: the application's callback, with its own user_data and an event alive for the
@@ -632,10 +712,7 @@ pub extern "C" fn tchat_chat_set_callback(
             let mut slot = wrapper.callback.lock().unwrap_or_else(|e| e.into_inner());
             let installed = wrapper.with(|c| {
                 match &new {
-                    Some(cb) => {
-                        let cb = cb.clone();
-                        c.set_callback(Some(Arc::new(move |ev: &Event| cb.call(ev))));
-                    }
+                    Some(cb) => c.set_callback(Some(cb.clone().as_rust())),
                     None => c.set_callback(None),
                 }
                 Ok(())

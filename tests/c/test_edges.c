@@ -594,6 +594,70 @@ static void test_chunk_kinds(tchat_client *client) {
     CHECK_STATUS(tchat_chat_free(chat), TCHAT_OK);
 }
 
+static int sink_frees;
+static void count_sink_free(void *user_data) {
+    (void)user_data;
+    __atomic_add_fetch(&sink_frees, 1, __ATOMIC_SEQ_CST);
+}
+
+/* Callbacks from the first event: set on the chat options (open) and on restore; nothing lands in
+   the poll queue. */
+static void test_callback_from_the_first_event(tchat_client *client) {
+    t_sink sink, rest;
+    tchat_chat *chat = NULL, *restored = NULL;
+    tchat_chat_options *o = tchat_chat_options_new();
+    tchat_event *ev = SENTINEL;
+    char *state = NULL;
+    long long t0;
+    t_section("callbacks from the first event: on the chat options and on restore");
+    t_sink_init(&sink);
+    t_sink_init(&rest);
+    sink_frees = 0;
+    tchat_chat_options_set_task_id(o, "demo");
+    tchat_chat_options_set_first_message(o, "/slow 300");
+    CHECK_STATUS(tchat_chat_options_set_callback(o, t_sink_callback, &sink, count_sink_free), TCHAT_OK);
+    CHECK_STATUS(tchat_chat_options_set_callback(NULL, t_sink_callback, &sink, NULL), TCHAT_INVALID_ARGUMENT);
+    CHECK_STATUS(tchat_chat_open(client, o, &chat), TCHAT_OK);
+    /* The options still hold the callback: its user_data is not freed with them while a chat uses it. */
+    tchat_chat_options_free(o);
+    CHECK(__atomic_load_n(&sink_frees, __ATOMIC_SEQ_CST) == 0);
+    if (!chat) return;
+    /* Wait, on the sink's condition, until a few deltas of the first message's turn arrived. */
+    t0 = t_now_ms();
+    pthread_mutex_lock(&sink.lock);
+    while (sink.turn.deltas < 5 && !sink.turn.complete && t_now_ms() - t0 < T_TURN_MS) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += 1;
+        pthread_cond_timedwait(&sink.cond, &sink.lock, &ts);
+    }
+    CHECK(sink.turn.chunks > 0 && strncmp(sink.turn.text, "tick 1", 6) == 0);
+    pthread_mutex_unlock(&sink.lock);
+    CHECK_STATUS(tchat_chat_next_event(chat, 0, &ev), TCHAT_NO_EVENT);
+    CHECK(ev == SENTINEL);
+    CHECK_STATUS(tchat_chat_save_state(chat, &state), TCHAT_OK);
+    CHECK_STATUS(tchat_chat_free(chat), TCHAT_OK);
+    CHECK(__atomic_load_n(&sink_frees, __ATOMIC_SEQ_CST) == 1);
+
+    /* Restored mid-turn with a callback: the rest of the turn goes to it, nothing to the queue. */
+    CHECK_STATUS(tchat_chat_restore_with_callback(client, state, t_sink_callback, &rest, count_sink_free, &restored),
+                 TCHAT_OK);
+    tchat_string_free(state);
+    if (!restored) return;
+    CHECK(t_sink_wait(&rest, T_TURN_MS));
+    CHECK(count_of(rest.turn.message_json, "tick 300\"") == 1);
+    CHECK(rest.turn.chunks > 0);
+    CHECK_STATUS(tchat_chat_next_event(restored, 0, &ev), TCHAT_NO_EVENT);
+    CHECK_STATUS(tchat_chat_free(restored), TCHAT_OK);
+    CHECK(__atomic_load_n(&sink_frees, __ATOMIC_SEQ_CST) == 2);
+    /* A failed restore leaves user_data to the caller. */
+    CHECK_STATUS(tchat_chat_restore_with_callback(client, "{", t_sink_callback, &rest, count_sink_free, &restored),
+                 TCHAT_INVALID_ARGUMENT);
+    CHECK(__atomic_load_n(&sink_frees, __ATOMIC_SEQ_CST) == 2);
+    t_sink_destroy(&sink);
+    t_sink_destroy(&rest);
+}
+
 int main(void) {
     tchat_client *client = quick_client();
     test_reopen(client);
@@ -609,6 +673,7 @@ int main(void) {
     test_send_observer_and_metadata();
     test_keep_warm();
     test_chunk_kinds(client);
+    test_callback_from_the_first_event(client);
     tchat_client_free(client);
     return t_finish();
 }
