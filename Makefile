@@ -5,6 +5,7 @@
 CARGO    ?= cargo
 CC       ?= cc
 CXX      ?= c++
+STRIP    ?= strip
 PREFIX   ?= /usr/local
 RELEASE  := target/release
 BUILD_C  := build-c
@@ -210,6 +211,9 @@ install: build
 	install -m 644 include/tchat.h include/module.modulemap $(DESTDIR)$(PREFIX)/include/tchat/
 	install -m 755 $(RELEASE)/libtchat.$(SO_EXT) $(DESTDIR)$(PREFIX)/lib/
 	install -m 644 $(RELEASE)/libtchat.a $(DESTDIR)$(PREFIX)/lib/
+	# Installed without debug info (the build tree keeps it for benchmarks and debuggers).
+	$(STRIP) --strip-unneeded $(DESTDIR)$(PREFIX)/lib/libtchat.$(SO_EXT)
+	$(STRIP) --strip-debug $(DESTDIR)$(PREFIX)/lib/libtchat.a
 	install -d $(DESTDIR)$(PREFIX)/share/tchat
 	install -m 644 tchat.supp $(DESTDIR)$(PREFIX)/share/tchat/
 	$(call make_pc,$(PREFIX),$${prefix}/include/tchat,$${prefix}/lib) > $(DESTDIR)$(PREFIX)/lib/pkgconfig/tchat.pc
