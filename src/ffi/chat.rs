@@ -131,12 +131,7 @@ pub extern "C" fn tchat_chat_options_set_callback(
 ) -> tchat_status {
     ffi_boundary!({
         let options = try_mut(options, "options")?;
-        options.callback = callback.map(|callback| {
-            Arc::new(EventCallback {
-                callback,
-                user_data: UserDataGuard { user_data: UserData(user_data), free: user_data_free },
-            })
-        });
+        options.callback = callback.map(|callback| EventCallback::new(callback, user_data, user_data_free));
         Ok(())
     })
 }
@@ -396,10 +391,7 @@ pub extern "C" fn tchat_chat_restore_with_callback(
             out.set(to_box_ptr(tchat_chat::new(chat, None)));
             return Ok(());
         };
-        let cb = Arc::new(EventCallback {
-            callback,
-            user_data: UserDataGuard { user_data: UserData(user_data), free: user_data_free },
-        });
+        let cb = EventCallback::new(callback, user_data, user_data_free);
         match client.client.restore_with_callback(state, cb.clone().as_rust()) {
             Ok(chat) => {
                 out.set(to_box_ptr(tchat_chat::new(chat, Some(cb))));
@@ -661,6 +653,19 @@ struct EventCallback {
 }
 
 impl EventCallback {
+    /// The application's callback and its user_data, whose `user_data_free` runs when the last
+    /// reference drops.
+    fn new(
+        callback: unsafe extern "C" fn(*mut c_void, *const tchat_event),
+        user_data: *mut c_void,
+        user_data_free: tchat_user_data_free_callback,
+    ) -> Arc<EventCallback> {
+        Arc::new(EventCallback {
+            callback,
+            user_data: UserDataGuard { user_data: UserData(user_data), free: user_data_free },
+        })
+    }
+
     /// The Rust callback that calls this C one.
     fn as_rust(self: Arc<Self>) -> Arc<crate::chat::Callback> {
         Arc::new(move |ev: &Event| self.call(ev))
@@ -702,12 +707,7 @@ pub extern "C" fn tchat_chat_set_callback(
     ffi_boundary!({
         // Checked before the guard exists, so that a failure does not run `user_data_free`.
         let wrapper = try_ref(chat, "chat")?;
-        let new = callback.map(|callback| {
-            Arc::new(EventCallback {
-                callback,
-                user_data: UserDataGuard { user_data: UserData(user_data), free: user_data_free },
-            })
-        });
+        let new = callback.map(|callback| EventCallback::new(callback, user_data, user_data_free));
         let old = {
             let mut slot = wrapper.callback.lock().unwrap_or_else(|e| e.into_inner());
             let installed = wrapper.with(|c| {

@@ -243,12 +243,8 @@ impl Subscription<'_> {
                 if matches!(end, End::LongPollOver) && !self.warm_over() {
                     // A resume's peek is for its first connection only (see the loop's end).
                     self.peek_settled = false;
-                    if !got_records {
-                        if let TurnCheck::Closed(reason) = self.shared.check_closed() {
-                            self.shared.conv().closed = true;
-                            self.shared.emit_closed(reason);
-                            return Flow::Idle;
-                        }
+                    if self.closed_after_empty_window(got_records) {
+                        return Flow::Idle;
                     }
                     continue;
                 }
@@ -291,13 +287,8 @@ impl Subscription<'_> {
                         if !self.shared.watch {
                             return Flow::Idle;
                         }
-                        // Watching between turns: a window that ends empty may end on a closed session.
-                        if !got_records {
-                            if let TurnCheck::Closed(reason) = self.shared.check_closed() {
-                                self.shared.conv().closed = true;
-                                self.shared.emit_closed(reason);
-                                return Flow::Idle;
-                            }
+                        if self.closed_after_empty_window(got_records) {
+                            return Flow::Idle;
                         }
                         continue;
                     }
@@ -375,6 +366,22 @@ impl Subscription<'_> {
             }
             // Only the first connection of a resume may ask the server to peek.
             self.peek_settled = false;
+        }
+    }
+
+    /// Between turns (watching, or warm), a long-poll window that ends empty may end on a session
+    /// closed meanwhile: asks the session, and reports a close (true: the stream is over).
+    fn closed_after_empty_window(&self, got_records: bool) -> bool {
+        if got_records {
+            return false;
+        }
+        match self.shared.check_closed() {
+            TurnCheck::Closed(reason) => {
+                self.shared.conv().closed = true;
+                self.shared.emit_closed(reason);
+                true
+            }
+            _ => false,
         }
     }
 
