@@ -890,10 +890,13 @@ const char *tchat_event_error_message(const struct tchat_event *ev);
 // `callback` NULL turns logging off (the default: tchat never writes to stdout/stderr itself).
 //
 // `user_data` is passed to every call. When this function returns, no call of the previous
-// callback is in progress or will start, so the previous `user_data` may be freed. Any thread, but
-// not from inside the log callback (`TCHAT_INVALID_STATE`).
+// callback is in progress or will start, so the previous `user_data` may be freed; the previous
+// callback's `user_data_free` (may be NULL) has then run, on this thread, exactly once. If this
+// function fails, the new `user_data_free` is not called. Any thread, but not from inside the log
+// callback (`TCHAT_INVALID_STATE`).
 enum tchat_status tchat_set_log_callback(tchat_log_callback callback,
                                          void *user_data,
+                                         tchat_user_data_free_callback user_data_free,
                                          int max_level);
 
 // A static, human-readable description of a status, e.g. `"TCHAT_TIMEOUT: timed out"`.

@@ -770,7 +770,7 @@ impl Ctx {
             Op::StringFreeNull => tchat_string_free(null_mut()),
             Op::SetLogCallback(on, level) => {
                 let cb: tchat_log_callback = on.then_some(log_callback as _);
-                let st = self.check(tchat_set_log_callback(cb, null_mut(), *level), "set_log_callback");
+                let st = self.check(tchat_set_log_callback(cb, null_mut(), None, *level), "set_log_callback");
                 if *on {
                     assert_eq!(st == TCHAT_OK, (1..=4).contains(level));
                 } else {

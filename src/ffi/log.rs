@@ -4,7 +4,8 @@ use std::cell::Cell;
 use std::os::raw::{c_char, c_int, c_void};
 use std::sync::{Arc, RwLock};
 
-use super::{c_string, ffi_boundary, tchat_status, Fail, UserData};
+use super::client::tchat_user_data_free_callback;
+use super::{c_string, ffi_boundary, tchat_status, Fail, UserData, UserDataGuard};
 use crate::log::Level;
 
 /// How important a log message is (lower is more important).
@@ -32,6 +33,8 @@ pub type tchat_log_callback =
 struct Sink {
     callback: unsafe extern "C" fn(*mut c_void, tchat_log_level, *const c_char),
     user_data: UserData,
+    /// Runs the application's `user_data_free` when the sink is replaced or removed.
+    _free: UserDataGuard,
 }
 
 /// The installed C callback. Calls hold the read lock, so that replacing it (write lock) waits for
@@ -69,12 +72,15 @@ fn forward(level: Level, message: &str) {
 /// `callback` NULL turns logging off (the default: tchat never writes to stdout/stderr itself).
 ///
 /// `user_data` is passed to every call. When this function returns, no call of the previous
-/// callback is in progress or will start, so the previous `user_data` may be freed. Any thread, but
-/// not from inside the log callback (`TCHAT_INVALID_STATE`).
+/// callback is in progress or will start, so the previous `user_data` may be freed; the previous
+/// callback's `user_data_free` (may be NULL) has then run, on this thread, exactly once. If this
+/// function fails, the new `user_data_free` is not called. Any thread, but not from inside the log
+/// callback (`TCHAT_INVALID_STATE`).
 #[no_mangle]
 pub extern "C" fn tchat_set_log_callback(
     callback: tchat_log_callback,
     user_data: *mut c_void,
+    user_data_free: tchat_user_data_free_callback,
     max_level: c_int,
 ) -> tchat_status {
     ffi_boundary!({
@@ -89,17 +95,18 @@ pub extern "C" fn tchat_set_log_callback(
             _ if callback.is_none() => Level::Error,
             other => return Err(Fail::invalid(format!("max_level must be 1..4 (TCHAT_LOG_LEVEL_*), got {other}"))),
         };
-        let mut sink = SINK.write().unwrap_or_else(|e| e.into_inner());
-        match callback {
-            Some(callback) => {
-                *sink = Some(Sink { callback, user_data: UserData(user_data) });
-                crate::log::set_logger(Some((Arc::new(forward), level)));
-            }
-            None => {
-                *sink = None;
-                crate::log::set_logger(None);
-            }
-        }
+        let new = callback.map(|callback| Sink {
+            callback,
+            user_data: UserData(user_data),
+            _free: UserDataGuard { user_data: UserData(user_data), free: user_data_free },
+        });
+        let old = {
+            let mut sink = SINK.write().unwrap_or_else(|e| e.into_inner());
+            crate::log::set_logger(new.as_ref().map(|_| (Arc::new(forward) as crate::log::Logger, level)));
+            std::mem::replace(&mut *sink, new)
+        };
+        // Outside the lock: the old user_data_free may log or call tchat.
+        drop(old);
         Ok(())
     })
 }

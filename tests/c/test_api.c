@@ -289,12 +289,27 @@ static void log_cb(void *user_data, tchat_log_level level, const char *message) 
     log_calls++;
 }
 
+static int log_frees;
+static void log_free(void *user_data) {
+    (void)user_data;
+    log_frees++;
+}
+
 static void test_log(void) {
     t_section("log callback");
-    CHECK_STATUS(tchat_set_log_callback(log_cb, NULL, 0), TCHAT_INVALID_ARGUMENT);
-    CHECK_STATUS(tchat_set_log_callback(log_cb, NULL, 5), TCHAT_INVALID_ARGUMENT);
-    CHECK_STATUS(tchat_set_log_callback(log_cb, NULL, TCHAT_LOG_LEVEL_DEBUG), TCHAT_OK);
-    CHECK_STATUS(tchat_set_log_callback(NULL, NULL, 0), TCHAT_OK);
+    CHECK_STATUS(tchat_set_log_callback(log_cb, NULL, NULL, 0), TCHAT_INVALID_ARGUMENT);
+    CHECK_STATUS(tchat_set_log_callback(log_cb, NULL, NULL, 5), TCHAT_INVALID_ARGUMENT);
+    CHECK_STATUS(tchat_set_log_callback(log_cb, NULL, NULL, TCHAT_LOG_LEVEL_DEBUG), TCHAT_OK);
+    CHECK_STATUS(tchat_set_log_callback(NULL, NULL, NULL, 0), TCHAT_OK);
+    /* user_data_free: once, when replaced or removed; not when the call fails. */
+    CHECK_STATUS(tchat_set_log_callback(log_cb, &log_frees, log_free, 9), TCHAT_INVALID_ARGUMENT);
+    CHECK(log_frees == 0);
+    CHECK_STATUS(tchat_set_log_callback(log_cb, &log_frees, log_free, TCHAT_LOG_LEVEL_ERROR), TCHAT_OK);
+    CHECK(log_frees == 0);
+    CHECK_STATUS(tchat_set_log_callback(log_cb, &log_frees, log_free, TCHAT_LOG_LEVEL_WARN), TCHAT_OK);
+    CHECK(log_frees == 1);
+    CHECK_STATUS(tchat_set_log_callback(NULL, NULL, NULL, 0), TCHAT_OK);
+    CHECK(log_frees == 2);
 }
 
 /* Failures that need a server: nothing listening, and a wrong key (401, without leaking the key). */

@@ -509,7 +509,7 @@ static void test_log_and_token_provider(void) {
     const char *key = t_env("TRIGGER_SECRET_KEY", "tr_dev_tchat_local");
     t_section("log callback and token provider");
 
-    CHECK_STATUS(tchat_set_log_callback(log_cb, NULL, TCHAT_LOG_LEVEL_DEBUG), TCHAT_OK);
+    CHECK_STATUS(tchat_set_log_callback(log_cb, NULL, NULL, TCHAT_LOG_LEVEL_DEBUG), TCHAT_OK);
     tchat_client_options_set_base_url(o, getenv("TRIGGER_API_URL"));
     tchat_client_options_set_token(o, key);
     tchat_client_options_set_retry(o, 2, 50, 200);
@@ -553,7 +553,7 @@ static void test_log_and_token_provider(void) {
     /* the last user of the provider is gone: its user_data was released once */
     CHECK(provider_frees == 1);
 
-    CHECK_STATUS(tchat_set_log_callback(NULL, NULL, 0), TCHAT_OK);
+    CHECK_STATUS(tchat_set_log_callback(NULL, NULL, NULL, 0), TCHAT_OK);
     /* How much the library logs in a healthy conversation is its business: only the contract is checked. */
     printf("log messages: %d\n", log_messages);
     CHECK(log_bad == 0);
