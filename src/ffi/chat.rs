@@ -359,14 +359,7 @@ pub extern "C" fn tchat_chat_restore(
     state_json: *const c_char,
     out_chat: *mut *mut tchat_chat,
 ) -> tchat_status {
-    ffi_boundary!({
-        let client = try_ref(client, "client")?;
-        let state = try_str(state_json, "state_json")?;
-        let out = try_out(out_chat, "out_chat")?;
-        let chat = client.client.restore(state)?;
-        out.set(to_box_ptr(tchat_chat::new(chat, None)));
-        Ok(())
-    })
+    tchat_chat_restore_with_callback(client, state_json, None, std::ptr::null_mut(), None, out_chat)
 }
 
 /// `tchat_chat_restore` with the event callback installed from the start, so the rest of a turn
@@ -398,10 +391,7 @@ pub extern "C" fn tchat_chat_restore_with_callback(
                 Ok(())
             }
             Err(e) => {
-                // Not installed: `user_data` stays the caller's.
-                if let Some(cb) = Arc::into_inner(cb) {
-                    std::mem::forget(cb.user_data);
-                }
+                cb.disown();
                 Err(e.into())
             }
         }
@@ -666,6 +656,14 @@ impl EventCallback {
         })
     }
 
+    /// A callback that was not installed: its `user_data` stays the caller's, so its
+    /// `user_data_free` must not run.
+    fn disown(self: Arc<Self>) {
+        if let Some(cb) = Arc::into_inner(self) {
+            std::mem::forget(cb.user_data);
+        }
+    }
+
     /// The Rust callback that calls this C one.
     fn as_rust(self: Arc<Self>) -> Arc<crate::chat::Callback> {
         Arc::new(move |ev: &Event| self.call(ev))
@@ -720,9 +718,8 @@ pub extern "C" fn tchat_chat_set_callback(
             match installed {
                 Ok(()) => std::mem::replace(&mut *slot, new),
                 Err(e) => {
-                    // Not installed: `user_data` stays the caller's.
-                    if let Some(cb) = new.and_then(Arc::into_inner) {
-                        std::mem::forget(cb.user_data);
+                    if let Some(cb) = new {
+                        cb.disown();
                     }
                     return Err(e);
                 }
