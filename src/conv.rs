@@ -4,10 +4,12 @@
 //! each other.
 
 use std::cell::Cell;
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::Instant;
 
-use crossbeam_channel::{Receiver, Sender};
+use crossbeam_channel::Sender;
 use serde_json::{json, Value};
 
 use crate::api;
@@ -40,6 +42,47 @@ thread_local! {
     static READER_OF: Cell<usize> = const { Cell::new(0) };
 }
 
+/// The deliveries waiting for `next_event`, in stream order.
+///
+/// Not a crossbeam channel: its blocking receive registers the waiting thread with
+/// `std::thread::current()`, and on a thread std did not start (a C application's main thread)
+/// that makes std allocate a handle it never frees — valgrind's "possibly lost" block in every C
+/// program that waits in `tchat_chat_next_event`. A mutex and a condvar wait on a futex and
+/// allocate nothing per thread.
+#[derive(Default)]
+pub(crate) struct EventQueue {
+    items: Mutex<VecDeque<Delivery>>,
+    ready: Condvar,
+}
+
+impl EventQueue {
+    pub fn push(&self, delivery: Delivery) {
+        self.items.lock().unwrap_or_else(|e| e.into_inner()).push_back(delivery);
+        self.ready.notify_one();
+    }
+
+    /// The oldest delivery, waiting for one until `deadline` (`None`: for ever); `None` when the
+    /// deadline passed first.
+    pub fn pop(&self, deadline: Option<Instant>) -> Option<Delivery> {
+        let mut items = self.items.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            if let Some(delivery) = items.pop_front() {
+                return Some(delivery);
+            }
+            items = match deadline {
+                None => self.ready.wait(items).unwrap_or_else(|e| e.into_inner()),
+                Some(deadline) => {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        return None;
+                    }
+                    self.ready.wait_timeout(items, left).unwrap_or_else(|e| e.into_inner()).0
+                }
+            };
+        }
+    }
+}
+
 /// An event callback: called on the chat's reader thread, one event at a time, in stream order.
 pub type Callback = dyn Fn(&Event) + Send + Sync;
 
@@ -59,8 +102,7 @@ pub(crate) struct Shared {
     /// `Chat::reconnect_now` cut the connection: the reader resumes without a backoff.
     pub reconnect_requested: AtomicBool,
     pub ctl_tx: Sender<Ctl>,
-    pub(crate) events_tx: Sender<Delivery>,
-    pub(crate) events_rx: Receiver<Delivery>,
+    pub(crate) events: EventQueue,
     /// Deliveries queued for `next_event` and not taken yet.
     pub(crate) undelivered: AtomicUsize,
     pub(crate) callback: Mutex<Option<Arc<Callback>>>,
@@ -223,7 +265,7 @@ impl Shared {
             }
             None => {
                 self.undelivered.fetch_add(1, Ordering::SeqCst);
-                let _ = self.events_tx.send(delivery);
+                self.events.push(delivery);
             }
         }
     }

@@ -16,7 +16,7 @@ use crate::api;
 use crate::assemble::Assembler;
 use crate::client::Client;
 pub use crate::conv::Callback;
-use crate::conv::{Conv, Ctl, Delivery, Link, ObservedSend, Shared};
+use crate::conv::{Conv, Ctl, Delivery, EventQueue, Link, ObservedSend, Shared};
 use crate::error::{Error, ErrorKind, Result};
 use crate::event::Event;
 use crate::log::{log_at, Level};
@@ -351,7 +351,6 @@ impl Chat {
         callback: Option<Arc<Callback>>,
     ) -> Result<Chat> {
         let (ctl_tx, ctl_rx) = crossbeam_channel::unbounded();
-        let (events_tx, events_rx) = crossbeam_channel::unbounded();
         let shared = Arc::new(Shared {
             http: client.http,
             session_id,
@@ -363,8 +362,7 @@ impl Chat {
             watching: AtomicBool::new(false),
             reconnect_requested: AtomicBool::new(false),
             ctl_tx,
-            events_tx,
-            events_rx,
+            events: EventQueue::default(),
             undelivered: AtomicUsize::new(0),
             // Before the reader thread exists: it delivers every event to the callback.
             callback: Mutex::new(callback),
@@ -567,17 +565,7 @@ impl Chat {
         // A timeout too large to add to the clock means "wait forever".
         let deadline = std::time::Instant::now().checked_add(timeout);
         loop {
-            let got = match deadline {
-                None => self.shared.events_rx.recv().ok(),
-                Some(deadline) => {
-                    let left = deadline.saturating_duration_since(std::time::Instant::now());
-                    if left.is_zero() {
-                        self.shared.events_rx.try_recv().ok()
-                    } else {
-                        self.shared.events_rx.recv_timeout(left).ok()
-                    }
-                }
-            };
+            let got = self.shared.events.pop(deadline);
             let Some(delivery) = got else { return Polled::Nothing };
             if matches!(delivery, Delivery::Wake) {
                 return Polled::Woken;
@@ -593,7 +581,7 @@ impl Chat {
 
     /// Makes a waiting [`Chat::next_event`] return `None` now. Callable from any thread.
     pub fn wake(&self) {
-        let _ = self.shared.events_tx.send(Delivery::Wake);
+        self.shared.events.push(Delivery::Wake);
     }
 
     /// Whether the current thread is this chat's reader thread (i.e. we are inside its callback).
