@@ -17,15 +17,21 @@
  *   per function) or owned (char *, free with tchat_string_free).
  * - Threads: a client is shareable; a chat may be used from any thread (calls are serialized
  *   inside); an event belongs to one thread at a time. Each chat has a reader thread that runs its
- *   event callback; see tchat_event_callback for what a callback may do.
+ *   event callback, and, from its first _async call, a sender thread that makes those calls; see
+ *   tchat_event_callback for what a callback may do.
  * - const: a function that takes `const tchat_chat *` (or `const tchat_client *`) may be called
  *   from any thread at any time while the object lives; only _free takes a mutable pointer, because
  *   it ends the object (no other call may be in progress or follow). Builders (the _options types)
  *   and owned events take mutable pointers: one thread at a time.
  * - Status codes: TCHAT_OK, TCHAT_INVALID_ARGUMENT (NULL, invalid UTF-8, bad JSON or URL),
  *   TCHAT_INVALID_STATE, TCHAT_HTTP, TCHAT_AUTH (401/403 after a refresh attempt),
- *   TCHAT_NOT_FOUND, TCHAT_SESSION_CLOSED, TCHAT_TOO_LARGE, TCHAT_TIMEOUT (also: no event yet),
- *   TCHAT_CANCELLED, TCHAT_NETWORK, TCHAT_PROTOCOL, TCHAT_PANIC, TCHAT_RUN_ENDED (see tchat_status).
+ *   TCHAT_NOT_FOUND, TCHAT_SESSION_CLOSED, TCHAT_TOO_LARGE, TCHAT_TIMEOUT, TCHAT_CANCELLED,
+ *   TCHAT_NETWORK, TCHAT_PROTOCOL, TCHAT_PANIC, TCHAT_RUN_ENDED, and, from tchat_chat_next_event
+ *   only, TCHAT_NO_EVENT and TCHAT_WOKEN, which are not failures (see tchat_status).
+ * - Blocking: open, restore and the sends block the calling thread for their HTTP round trips,
+ *   bounded by the client's timeouts (tchat_client_cancel_calls ends them early). Their _async
+ *   variants never block: they queue the call on the chat's sender thread and report its end as a
+ *   TCHAT_EVENT_KIND_REQUEST_DONE event, in order with the stream's events.
  * - A Rust panic inside tchat is caught at the boundary and returned as TCHAT_PANIC.
  */
 
@@ -71,7 +77,8 @@ typedef enum tchat_status {
   TCHAT_TOO_LARGE = 7,
   // A connect, response or stall timeout.
   TCHAT_TIMEOUT = 8,
-  // The operation was cancelled (the chat was stopped, closed or freed).
+  // The operation was cancelled (`tchat_client_cancel_calls`, or the chat was stopped, closed or
+  // freed).
   TCHAT_CANCELLED = 9,
   // DNS, TCP, TLS or an I/O error.
   TCHAT_NETWORK = 10,
@@ -141,6 +148,12 @@ typedef enum tchat_event_kind {
   // The stream is connected again after `TCHAT_EVENT_KIND_RECONNECTING` events; the turn goes on:
   // `tchat_event_reconnect_attempt` (how many reconnects it took).
   TCHAT_EVENT_KIND_CONNECTED = 8,
+  // A call made with an `_async` function (`tchat_chat_open_async`, `tchat_chat_send_text_async`,
+  // ...) has finished: `tchat_event_request_id` (what the call wrote to `*out_request`),
+  // `tchat_event_request_op` (which call), and `tchat_event_error_status` — `TCHAT_OK` when it
+  // succeeded, else what the blocking call would have returned, with
+  // `tchat_event_error_http_status` and `tchat_event_error_message`.
+  TCHAT_EVENT_KIND_REQUEST_DONE = 9,
 } tchat_event_kind;
 
 // What a chunk event's `UIMessageChunk` is, by its `type`: `tchat_event_chunk_kind()` returns it, so
@@ -193,6 +206,24 @@ typedef enum tchat_chunk_kind {
   TCHAT_CHUNK_KIND_OTHER = 26,
 } tchat_chunk_kind;
 
+// Which `_async` call a `TCHAT_EVENT_KIND_REQUEST_DONE` event reports:
+// `tchat_event_request_op()` returns it.
+typedef enum tchat_request_op {
+  // Not a request-done event.
+  TCHAT_REQUEST_OP_NONE = 0,
+  // `tchat_chat_open_async` (always request 1 of its chat).
+  TCHAT_REQUEST_OP_OPEN = 1,
+  TCHAT_REQUEST_OP_SEND_TEXT = 2,
+  TCHAT_REQUEST_OP_SEND_MESSAGE_JSON = 3,
+  TCHAT_REQUEST_OP_REGENERATE = 4,
+  TCHAT_REQUEST_OP_SEND_ACTION = 5,
+  TCHAT_REQUEST_OP_STOP = 6,
+  TCHAT_REQUEST_OP_STEER = 7,
+  TCHAT_REQUEST_OP_APPROVE = 8,
+  TCHAT_REQUEST_OP_CLOSE_SESSION = 9,
+  TCHAT_REQUEST_OP_CLOSE_AGENT = 10,
+} tchat_request_op;
+
 // How important a log message is (lower is more important).
 typedef enum tchat_log_level {
   // Something failed and the library could not recover (e.g. streaming stopped).
@@ -212,7 +243,8 @@ typedef enum tchat_log_level {
 //
 // Thread safety: every function may be called from any thread, concurrently; calls are serialized
 // internally where needed. Each chat has one reader thread of its own, which receives the stream
-// and runs the event callback. `tchat_chat_free` must be the last call: no other thread may be
+// and runs the event callback, and, from its first `_async` call, a sender thread that makes those
+// calls in order. `tchat_chat_free` must be the last call: no other thread may be
 // using the chat while (or after) it is freed.
 typedef struct tchat_chat tchat_chat;
 
@@ -252,10 +284,11 @@ typedef struct tchat_event tchat_event;
 // borrowed: valid only until the callback returns (copy it with `tchat_event_copy` to keep it;
 // never free it).
 //
-// Runs on the chat's reader thread, one event at a time, in stream order; while it runs, no
-// further event is read. It may call any function of this chat (send, stop, approve, set_callback,
-// save_state...) except `tchat_chat_free`, which returns `TCHAT_INVALID_STATE` there. Keep it short:
-// hand heavy work to another thread.
+// Runs on the chat's reader thread — but for `TCHAT_EVENT_KIND_REQUEST_DONE` events, which run it on
+// the chat's sender thread — one event at a time (never two calls at once), in stream order; while
+// it runs, no further event is read. It may call any function of this chat (send, stop, approve,
+// the `_async` calls, set_callback, save_state...) except `tchat_chat_free`, which returns
+// `TCHAT_INVALID_STATE` there. Keep it short: hand heavy work to another thread.
 typedef void (*tchat_event_callback)(void *user_data,
                                      const struct tchat_event *event);
 
@@ -412,11 +445,12 @@ enum tchat_status tchat_chat_options_set_first_message(struct tchat_chat_options
 
 // Opens a conversation: creates the session (idempotent on the chat id) and starts the agent's run
 // (preloaded, or with the first message). Blocks for the HTTP round trips (bounded by the client's
-// timeouts and retry policy).
+// timeouts and retry policy; `tchat_client_cancel_calls` from another thread ends it with
+// `TCHAT_CANCELLED`). `tchat_chat_open_async` is the same without blocking.
 //
 // On success writes a new chat to `*out_chat` (free with `tchat_chat_free`). Events start flowing
-// at once: install a callback right after opening if you want one (events that arrive before are
-// kept for `tchat_chat_next_event`). On failure `*out_chat` is untouched.
+// at once: to the callback of `tchat_chat_options_set_callback` if one was set, else to
+// `tchat_chat_next_event`. On failure `*out_chat` is untouched.
 //
 // Opening a chat id that already has turns (without saved state) delivers no event for them: the
 // last completed answer is offered by `tchat_chat_last_assistant_message`, and the next send gets
@@ -448,13 +482,15 @@ enum tchat_status tchat_chat_restore_with_callback(const struct tchat_client *cl
 // `user_data_free`, if any. The session itself stays open on the server (see
 // `tchat_chat_close_session`). NULL is ignored (`TCHAT_OK`).
 //
-// Returns `TCHAT_INVALID_STATE` and frees nothing when called on the chat's own reader thread (from
-// inside its event callback, or a log/token callback running there): free it from another thread
-// after the callback returned. Must not be called while another thread is still using the chat.
+// Returns `TCHAT_INVALID_STATE` and frees nothing when called from inside the chat's event callback
+// (on either of its threads) or on its reader thread (a log/token callback running there): free it
+// from another thread after the callback returned. Must not be called while another thread is
+// still using the chat. `_async` calls not yet made are dropped, with no event; one in progress on
+// the sender thread ends on its own (bounded by the client's timeouts), with no event.
 enum tchat_status tchat_chat_free(struct tchat_chat *chat);
 
 // The session's friendly id (`"session_..."`). Borrowed: valid until `tchat_chat_free`. NULL for a
-// NULL chat.
+// NULL chat, and for a chat of `tchat_chat_open_async` until its open has succeeded.
 const char *tchat_chat_session_id(const struct tchat_chat *chat);
 
 // The chat id (the session's external id). Borrowed: valid until `tchat_chat_free`. NULL for a NULL
@@ -487,7 +523,9 @@ enum tchat_status tchat_chat_save_state(const struct tchat_chat *chat,
                                         char **out_state_json);
 
 // Sends a user text message (UTF-8). The reply streams as events. Sent while a turn streams, it is
-// a pending (steering) message and does not interrupt the stream. Blocks for the HTTP round trip.
+// a pending (steering) message and does not interrupt the stream. Blocks for the HTTP round trip
+// (`tchat_client_cancel_calls` ends it with `TCHAT_CANCELLED`; `tchat_chat_send_text_async` does
+// not block).
 // May be called from inside the event callback.
 enum tchat_status tchat_chat_send_text(const struct tchat_chat *chat,
                                        const char *text);
@@ -589,6 +627,75 @@ enum tchat_status tchat_chat_reconnect_now(const struct tchat_chat *chat);
 // Makes a `tchat_chat_next_event` that is waiting (or the next one to wait) return `TCHAT_WOKEN`
 // at once. Any thread, e.g. a UI thread waking a worker that polls.
 enum tchat_status tchat_chat_wake(const struct tchat_chat *chat);
+
+// `tchat_chat_open` without waiting for the network, for a thread that must not block (a game's
+// main loop, a UI thread). The options are checked now (`TCHAT_INVALID_ARGUMENT` at once, with
+// `*out_chat` untouched); then a new chat is written to `*out_chat` and the session is created on
+// the chat's sender thread. A `TCHAT_EVENT_KIND_REQUEST_DONE` event for `TCHAT_REQUEST_OP_OPEN`
+// (request 1) tells how the open went — to the options' callback, or through
+// `tchat_chat_next_event`.
+//
+// Until that event: `_async` calls may be made (they run after the open, and fail with its error
+// if it failed); blocking calls and `tchat_chat_save_state` return `TCHAT_INVALID_STATE`;
+// `tchat_chat_session_id` is NULL. After a failed open every call fails with the open's error;
+// free the chat. Free it with `tchat_chat_free` in every case (also while opening: the open is
+// abandoned, with no event).
+enum tchat_status tchat_chat_open_async(const struct tchat_client *client,
+                                        const struct tchat_chat_options *options,
+                                        struct tchat_chat **out_chat);
+
+// `tchat_chat_send_text`, queued: returns at once (`TCHAT_OK`: queued) with the call's request id
+// in `*out_request` (may be NULL); the call runs on the chat's sender thread after the `_async`
+// calls made before it, and its `TCHAT_EVENT_KIND_REQUEST_DONE` event tells how it went. Never
+// blocks on the network: safe on a game's main thread or from inside the event callback. Freeing
+// the chat drops the queued calls not yet made, with no event.
+enum tchat_status tchat_chat_send_text_async(const struct tchat_chat *chat,
+                                             const char *text,
+                                             uint64_t *out_request);
+
+// `tchat_chat_steer`, queued (see `tchat_chat_send_text_async`).
+enum tchat_status tchat_chat_steer_async(const struct tchat_chat *chat,
+                                         const char *text,
+                                         uint64_t *out_request);
+
+// `tchat_chat_send_message_json`, queued (see `tchat_chat_send_text_async`). JSON that does not
+// parse is `TCHAT_INVALID_ARGUMENT` at once; the other checks come in the done event.
+enum tchat_status tchat_chat_send_message_json_async(const struct tchat_chat *chat,
+                                                     const char *message_json,
+                                                     uint64_t *out_request);
+
+// `tchat_chat_regenerate`, queued (see `tchat_chat_send_text_async`).
+enum tchat_status tchat_chat_regenerate_async(const struct tchat_chat *chat,
+                                              uint64_t *out_request);
+
+// `tchat_chat_send_action`, queued (see `tchat_chat_send_text_async`). JSON that does not parse is
+// `TCHAT_INVALID_ARGUMENT` at once.
+enum tchat_status tchat_chat_send_action_async(const struct tchat_chat *chat,
+                                               const char *action_json,
+                                               uint64_t *out_request);
+
+// `tchat_chat_approve`, queued (see `tchat_chat_send_text_async`). `reason` may be NULL.
+enum tchat_status tchat_chat_approve_async(const struct tchat_chat *chat,
+                                           const char *approval_id,
+                                           bool approved,
+                                           const char *reason,
+                                           uint64_t *out_request);
+
+// `tchat_chat_stop`, queued (see `tchat_chat_send_text_async`). `reason` may be NULL. The turn's
+// remaining chunks are skipped from when the stop is made on the sender thread, not from this call.
+enum tchat_status tchat_chat_stop_async(const struct tchat_chat *chat,
+                                        const char *reason,
+                                        uint64_t *out_request);
+
+// `tchat_chat_close_agent`, queued (see `tchat_chat_send_text_async`).
+enum tchat_status tchat_chat_close_agent_async(const struct tchat_chat *chat,
+                                               uint64_t *out_request);
+
+// `tchat_chat_close_session`, queued (see `tchat_chat_send_text_async`). `reason` may be NULL. Its
+// done event is the last event of the chat that it closed.
+enum tchat_status tchat_chat_close_session_async(const struct tchat_chat *chat,
+                                                 const char *reason,
+                                                 uint64_t *out_request);
 
 // A new, empty options object (defaults: base URL `https://api.trigger.dev`, connect timeout 10 s,
 // response timeout 30 s, stall timeout 60 s, long-poll 120 s, 5 attempts per REST call). Never
@@ -746,6 +853,15 @@ enum tchat_status tchat_client_connection_stats(const struct tchat_client *clien
                                                 uint64_t *out_full_handshakes,
                                                 uint64_t *out_resumed_handshakes);
 
+// Cancels every blocking call in progress on this client: a `tchat_chat_open` or
+// `tchat_chat_restore` blocked on the network, and the sends of every chat opened from it (also the
+// queued `_async` ones that are running), return `TCHAT_CANCELLED` at once — their connection is
+// closed, a retry delay under way is cut short. Calls that start afterwards are not affected.
+// Streams are not touched. A cancelled send may still have reached the server (an append cut after
+// the server stored it). Any thread, e.g. a UI thread while a worker thread is blocked; never
+// blocks.
+enum tchat_status tchat_client_cancel_calls(const struct tchat_client *client);
+
 // Frees a client (NULL is ignored). Chats opened from it stay usable; the connection settings are
 // released when the last of them is freed too. Any thread, but not while another thread is using the
 // same client pointer.
@@ -874,14 +990,26 @@ int tchat_event_reconnect_http_status(const struct tchat_event *ev);
 // Borrowed from the event.
 const char *tchat_event_session_closed_reason(const struct tchat_event *ev);
 
-// `TCHAT_EVENT_KIND_ERROR`: the failure class (never `TCHAT_OK` for an error event). `TCHAT_OK` for
-// other kinds and NULL.
+// `TCHAT_EVENT_KIND_REQUEST_DONE`: the finished call's request id (what it wrote to
+// `*out_request`; a chat numbers its `_async` calls 1, 2, 3, ... in the order they were made). 0
+// for other kinds and NULL.
+uint64_t tchat_event_request_id(const struct tchat_event *ev);
+
+// `TCHAT_EVENT_KIND_REQUEST_DONE`: which call finished. `TCHAT_REQUEST_OP_NONE` for other kinds and
+// NULL.
+enum tchat_request_op tchat_event_request_op(const struct tchat_event *ev);
+
+// `TCHAT_EVENT_KIND_ERROR`: the failure class (never `TCHAT_OK` for an error event).
+// `TCHAT_EVENT_KIND_REQUEST_DONE`: `TCHAT_OK` when the call succeeded, else its failure class.
+// `TCHAT_OK` for other kinds and NULL.
 enum tchat_status tchat_event_error_status(const struct tchat_event *ev);
 
-// `TCHAT_EVENT_KIND_ERROR`: the HTTP status behind the error, or 0 (also for other kinds).
+// `TCHAT_EVENT_KIND_ERROR` and a failed `TCHAT_EVENT_KIND_REQUEST_DONE`: the HTTP status behind the
+// error, or 0 (also for other kinds).
 int tchat_event_error_http_status(const struct tchat_event *ev);
 
-// `TCHAT_EVENT_KIND_ERROR`: the error message (never contains a token); NULL for other kinds.
+// `TCHAT_EVENT_KIND_ERROR` and a failed `TCHAT_EVENT_KIND_REQUEST_DONE`: the error message (never
+// contains a token, names the request and the host); NULL for other kinds and a successful call.
 // Borrowed from the event.
 const char *tchat_event_error_message(const struct tchat_event *ev);
 

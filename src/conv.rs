@@ -6,7 +6,7 @@
 use std::cell::Cell;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::time::Instant;
 
 use crossbeam_channel::Sender;
@@ -40,6 +40,9 @@ thread_local! {
     /// on an application's thread makes std allocate a handle it never frees (valgrind's one
     /// "possibly lost" block of every C program).
     static READER_OF: Cell<usize> = const { Cell::new(0) };
+    /// The chat whose event callback this thread is running now (0: none). The reader thread runs
+    /// the callback for the stream's events, the sender thread for the `_async` calls' completions.
+    static IN_CALLBACK_OF: Cell<usize> = const { Cell::new(0) };
 }
 
 /// The deliveries waiting for `next_event`, in stream order.
@@ -83,18 +86,25 @@ impl EventQueue {
     }
 }
 
-/// An event callback: called on the chat's reader thread, one event at a time, in stream order.
+/// An event callback: called one event at a time, in stream order, on the chat's reader thread (the
+/// completions of calls queued with `Chat::submit`: on its sender thread).
 pub type Callback = dyn Fn(&Event) + Send + Sync;
 
 /// What the application thread and the reader thread share.
 pub(crate) struct Shared {
     pub http: Arc<Http>,
-    pub session_id: String,
+    /// The session's friendly id: set when the chat opens (at once for `Client::open`; on the
+    /// sender thread for `Client::open_async`).
+    pub session: OnceLock<String>,
+    /// Why an `open_async` failed: every later call of the chat fails with it.
+    pub open_error: Mutex<Option<crate::error::Error>>,
     pub chat_id: String,
     pub task_id: String,
     pub conv: Mutex<Conv>,
     /// Set once when the chat is closed or dropped: the reader exits at its next check.
     pub cancelled: AtomicBool,
+    /// Set once when the chat is dropped: the sender thread makes no more calls and reports none.
+    pub dropped: AtomicBool,
     /// The agent of the reader's current `.out` request, shut down to interrupt a blocked read.
     pub stream_agent: Mutex<Option<ureq::Agent>>,
     /// The reader holds an idle watch (see `ClientConfig::with_idle_watch`): a send ends it.
@@ -106,6 +116,9 @@ pub(crate) struct Shared {
     /// Deliveries queued for `next_event` and not taken yet.
     pub(crate) undelivered: AtomicUsize,
     pub(crate) callback: Mutex<Option<Arc<Callback>>>,
+    /// Held while an event is handed to the callback (on the reader or the sender thread), so the
+    /// callback is never called twice at once and events keep one order.
+    pub(crate) dispatch_lock: Mutex<()>,
     /// Calls of a callback in progress (counted under the `callback` lock, when the callback is
     /// taken from the slot), so that replacing a callback can wait for the old one's calls to end.
     pub(crate) callback_calls: Mutex<usize>,
@@ -242,7 +255,22 @@ impl Shared {
 
     /// Hands a delivery to the application: applied and passed to the callback now if one is set,
     /// else queued for `next_event`, which applies it when it is taken.
-    pub fn dispatch(&self, delivery: Delivery) {
+    /// Returns whether a callback took it (and so may have called into the chat meanwhile).
+    pub fn dispatch(&self, delivery: Delivery) -> bool {
+        let _serialized = self.dispatch_lock.lock().unwrap_or_else(|e| e.into_inner());
+        self.dispatch_locked(delivery)
+    }
+
+    /// [`Shared::dispatch`] for the sender thread: nothing once the chat is being dropped (its
+    /// callback's `user_data` may be gone; the drop waits for a dispatch in progress to end).
+    pub fn dispatch_unless_dropped(&self, delivery: Delivery) {
+        let _serialized = self.dispatch_lock.lock().unwrap_or_else(|e| e.into_inner());
+        if !self.is_dropped() {
+            self.dispatch_locked(delivery);
+        }
+    }
+
+    fn dispatch_locked(&self, delivery: Delivery) -> bool {
         let callback = {
             let slot = self.callback.lock().unwrap_or_else(|e| e.into_inner());
             if slot.is_some() {
@@ -253,19 +281,24 @@ impl Shared {
         match callback {
             Some(cb) => {
                 if let Some(event) = self.deliver(delivery) {
+                    let me = self as *const Shared as usize;
+                    let outer = IN_CALLBACK_OF.with(|c| c.replace(me));
                     // A panicking callback must not kill the reader thread (and with it the chat).
                     if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cb(&event))).is_err() {
                         log_at!(Level::Error, "chat {}: the event callback panicked; event dropped", self.chat_id);
                     }
+                    IN_CALLBACK_OF.with(|c| c.set(outer));
                 }
                 drop(cb);
                 let mut calls = self.callback_calls.lock().unwrap_or_else(|e| e.into_inner());
                 *calls -= 1;
                 self.callback_done.notify_all();
+                true
             }
             None => {
                 self.undelivered.fetch_add(1, Ordering::SeqCst);
                 self.events.push(delivery);
+                false
             }
         }
     }
@@ -373,7 +406,7 @@ impl Shared {
             "trigger": "preload",
             "messages": [],
             "continuation": true,
-            "sessionId": self.session_id,
+            "sessionId": self.session_id(),
         });
         if let Some(prev) = &run_id {
             payload["previousRunId"] = json!(prev);
@@ -395,7 +428,7 @@ impl Shared {
     /// Whether the session has been closed (a `GET` of it); `Working` when open or unknown.
     pub fn check_closed(&self) -> TurnCheck {
         let token = self.session_token();
-        match api::retrieve_session(&self.http, &token, &self.session_id) {
+        match api::retrieve_session(&self.http, &token, self.session_id()) {
             Ok(s) if s.closed => TurnCheck::Closed(s.closed_reason),
             _ => TurnCheck::Working,
         }
@@ -403,7 +436,7 @@ impl Shared {
 
     pub fn check_turn(&self) -> TurnCheck {
         let token = self.session_token();
-        match api::retrieve_session(&self.http, &token, &self.session_id) {
+        match api::retrieve_session(&self.http, &token, self.session_id()) {
             Ok(s) if s.closed => return TurnCheck::Closed(s.closed_reason),
             Ok(s) => {
                 let mut c = self.conv();
@@ -459,7 +492,7 @@ impl Shared {
             if behind { (c.delivered_cursor, true) } else { (c.last_event_id, c.turn_in_flight) };
         SavedState {
             version: SavedState::VERSION,
-            session_id: self.session_id.clone(),
+            session_id: self.session_id().to_owned(),
             chat_id: self.chat_id.clone(),
             task_id: self.task_id.clone(),
             run_id: c.run_id.clone(),
@@ -507,10 +540,52 @@ pub(crate) enum Delivery {
     Wake,
 }
 
+impl Conv {
+    /// A new chat's state before its session exists (the open fills in the run and its token).
+    pub fn opening(metadata: Option<Value>) -> Conv {
+        Conv {
+            run_id: None,
+            token: Secret::default(),
+            last_event_id: None,
+            run_mode: RunMode::Client,
+            turn_in_flight: false,
+            turn_started: None,
+            last_message_seq: None,
+            awaited: Default::default(),
+            turns_expected: 0,
+            appends_pending: 0,
+            last_committed: None,
+            closing_run: None,
+            skip_until_turn_complete: false,
+            assembler: Assembler::new(),
+            delivered_cursor: None,
+            last_assistant: None,
+            metadata,
+            closed: false,
+            closing_session: false,
+            observed: None,
+        }
+    }
+}
+
 impl Shared {
     /// Whether the current thread is the chat's reader thread (i.e. we are inside its callback).
     pub fn on_reader_thread(&self) -> bool {
         READER_OF.with(|r| r.get() == self as *const Shared as usize)
+    }
+
+    pub fn is_dropped(&self) -> bool {
+        self.dropped.load(Ordering::SeqCst)
+    }
+
+    /// Whether the current thread is running this chat's event callback now (on either thread).
+    pub fn in_callback(&self) -> bool {
+        IN_CALLBACK_OF.with(|r| r.get() == self as *const Shared as usize)
+    }
+
+    /// The session's friendly id ("" while an `open_async` is under way or after it failed).
+    pub fn session_id(&self) -> &str {
+        self.session.get().map_or("", String::as_str)
     }
 
     /// Marks the calling thread as this chat's reader (called first thing on the reader thread).
@@ -535,7 +610,9 @@ impl Shared {
         }
         // From the callback, the reader is this very thread and is connected: it reads on after the
         // callback returns.
-        if self.on_reader_thread() {
+        // From a callback on the sender thread, the reader may be waiting to hand it the next
+        // event: waiting for it here would wait for ourselves.
+        if self.on_reader_thread() || self.in_callback() {
             return;
         }
         let mut link = self.link.lock().unwrap_or_else(|e| e.into_inner());

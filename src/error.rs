@@ -27,7 +27,7 @@ pub enum ErrorKind {
     TooLarge,
     /// A connect, response or stall timeout.
     Timeout,
-    /// The operation was cancelled by `stop`, `close` or dropping the chat.
+    /// The operation was cancelled: by `Client::cancel_calls`, `stop`, `close` or dropping the chat.
     Cancelled,
     /// DNS, TCP, TLS or an I/O error on the connection.
     Network,

@@ -42,6 +42,9 @@ pub enum Event {
         /// How many reconnects it took.
         attempts: u32,
     },
+    /// A call queued with [`crate::Chat::submit`] (or the open of [`crate::Client::open_async`])
+    /// has finished, successfully or not.
+    Done(crate::chat::DoneEvent),
     /// Streaming stopped on an error no reconnect can fix (auth, session gone, protocol).
     /// Sending a new message subscribes again.
     Error(Error),

@@ -2,7 +2,7 @@
 //! statuses to errors, and the retry policy. Nothing else in the crate calls ureq.
 
 use std::io::Read;
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use ureq::http::{self, HeaderMap, Method};
@@ -82,9 +82,18 @@ impl Answer {
 /// TLS configuration (see [`crate::transport`]).
 pub(crate) struct Http {
     config: ClientConfig,
-    agent: Agent,
+    rest: Mutex<RestAgent>,
+    /// Notified by [`Http::cancel_calls`]: a call waiting out a retry delay ends at once.
+    cancelled: Condvar,
     tls: Tls,
     counters: Arc<Counters>,
+}
+
+/// The REST agent, and how many times [`Http::cancel_calls`] has replaced it: a call that started
+/// on an older generation was cancelled.
+struct RestAgent {
+    generation: u64,
+    agent: Agent,
 }
 
 impl Http {
@@ -93,7 +102,46 @@ impl Http {
         let counters = Arc::new(Counters::default());
         let tls = Tls::new(&config.extra_root_certs_pem, config.replace_root_certs, counters.clone())?;
         let agent = build_agent(&config, &tls, false);
-        Ok(Http { config, agent, tls, counters })
+        Ok(Http {
+            config,
+            rest: Mutex::new(RestAgent { generation: 0, agent }),
+            cancelled: Condvar::new(),
+            tls,
+            counters,
+        })
+    }
+
+    /// Makes every REST call in progress fail with [`ErrorKind::Cancelled`] now (its connection is
+    /// closed; a retry delay under way is cut short); calls that start later are not affected.
+    pub fn cancel_calls(&self) {
+        let old = {
+            let mut rest = self.rest.lock().unwrap_or_else(|e| e.into_inner());
+            rest.generation += 1;
+            std::mem::replace(&mut rest.agent, build_agent(&self.config, &self.tls, false))
+        };
+        self.cancelled.notify_all();
+        // Fails every request on the old agent, and its pooled connections with them.
+        old.shutdown();
+    }
+
+    /// The REST agent to make a call on, and its generation.
+    fn rest_agent(&self) -> (u64, Agent) {
+        let rest = self.rest.lock().unwrap_or_else(|e| e.into_inner());
+        (rest.generation, rest.agent.clone())
+    }
+
+    fn was_cancelled(&self, generation: u64) -> bool {
+        self.rest.lock().unwrap_or_else(|e| e.into_inner()).generation != generation
+    }
+
+    /// Waits `delay` unless [`Http::cancel_calls`] comes first (true then).
+    fn wait_unless_cancelled(&self, generation: u64, delay: Duration) -> bool {
+        let rest = self.rest.lock().unwrap_or_else(|e| e.into_inner());
+        let (rest, _) = self
+            .cancelled
+            .wait_timeout_while(rest, delay, |r| r.generation == generation)
+            .unwrap_or_else(|e| e.into_inner());
+        rest.generation != generation
     }
 
     /// New connections so far, over every agent of this client.
@@ -151,14 +199,22 @@ impl Http {
     /// session creation is idempotent on the external id.
     pub fn call(&self, req: &Request<'_>) -> Result<Answer> {
         let policy = &self.config.retry;
+        let (generation, agent) = self.rest_agent();
+        let cancelled = || {
+            Error::new(
+                ErrorKind::Cancelled,
+                format!("{}: cancelled (tchat_client_cancel_calls)", req.describe(&self.config.base_url)),
+            )
+        };
         let mut attempt = 0;
         let mut stale_retried = false;
         loop {
             attempt += 1;
             let connections_before = self.counters.connections();
-            let outcome = self.call_once(req);
+            let outcome = self.call_once(&agent, req);
             let retry_after = match &outcome {
                 Ok(_) => return outcome.map_err(|f| f.into_error(&req.describe(&self.config.base_url))),
+                Err(_) if self.was_cancelled(generation) => return Err(cancelled()),
                 // No new connection was made, so the attempt went out on a pooled keep-alive
                 // connection, which the server may have closed just then (its idle timeout): try
                 // once more at once, on a new connection. Not counted as an attempt.
@@ -180,15 +236,19 @@ impl Http {
                 Err(Failure::Status { status, headers, .. }) => retry_delay(*status, headers, policy, attempt),
             };
             match retry_after {
-                Some(delay) if attempt < policy.max_attempts => std::thread::sleep(delay),
+                Some(delay) if attempt < policy.max_attempts => {
+                    if self.wait_unless_cancelled(generation, delay) {
+                        return Err(cancelled());
+                    }
+                }
                 _ => return outcome.map_err(|f| f.into_error(&req.describe(&self.config.base_url))),
             }
         }
     }
 
-    fn call_once(&self, req: &Request<'_>) -> Result<Answer, Failure> {
+    fn call_once(&self, agent: &Agent, req: &Request<'_>) -> Result<Answer, Failure> {
         let request = self.build(req).map_err(|e| Failure::Network(e, false))?;
-        let response = self.agent.run(request).map_err(|e| {
+        let response = agent.run(request).map_err(|e| {
             let refused = is_refusal(&e);
             Failure::Network(transport_error(e, &req.describe(&self.config.base_url)), refused)
         })?;

@@ -46,7 +46,7 @@ mod transport;
 pub mod ffi;
 
 pub use api::MAX_APPEND_BYTES;
-pub use chat::{Callback, Chat, ChatOptions, TriggerConfig};
+pub use chat::{Callback, Chat, ChatOptions, DoneEvent, Op, OpKind, TriggerConfig};
 pub use client::Client;
 pub use config::{ClientConfig, RetryPolicy, SendObserver, TokenProvider, DEFAULT_BASE_URL, DEFAULT_KEEP_WARM};
 pub use error::{Error, ErrorKind, Result};

@@ -6,7 +6,7 @@
 //! so that a send's network round trip never blocks the reader's state updates.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -26,6 +26,9 @@ use crate::stream;
 use crate::wire::RunStatus;
 
 mod send;
+mod worker;
+
+pub use worker::{DoneEvent, Op, OpKind};
 
 /// Stack of a chat's reader thread: it only parses and dispatches, so a small stack keeps 1,000 open
 /// chats cheap.
@@ -115,7 +118,10 @@ impl ChatOptions {
 /// joins it (unless dropped from inside its own callback, where it is detached instead).
 pub struct Chat {
     shared: Arc<Shared>,
+    /// `None` in the sender thread's own view of the chat (which owns nothing).
     reader: Option<JoinHandle<()>>,
+    /// The sender thread of `_async` calls, started by the first one.
+    sender: OnceLock<worker::Sender>,
 }
 
 /// What one send expects of the agent.
@@ -150,6 +156,22 @@ impl Client {
         Chat::open(self.clone(), options, Some(callback))
     }
 
+    /// [`Client::open`] that does not wait for the network: the options are checked now (their
+    /// errors are returned at once), then the chat is returned while its session is created on the
+    /// chat's sender thread. An [`Event::Done`] for [`OpKind::Open`] (request 1) tells how the open
+    /// went; [`Chat::submit`] calls queued meanwhile run after it, and fail with its error if it
+    /// failed. Blocking calls made before it is done fail with [`ErrorKind::InvalidState`];
+    /// [`Chat::session_id`] is empty until then.
+    pub fn open_async(&self, options: ChatOptions) -> Result<Chat> {
+        Chat::open_async(self.clone(), options, None)
+    }
+
+    /// [`Client::open_async`] with the event callback installed from the start (the open's own
+    /// done event included).
+    pub fn open_async_with_callback(&self, options: ChatOptions, callback: Arc<Callback>) -> Result<Chat> {
+        Chat::open_async(self.clone(), options, Some(callback))
+    }
+
     /// Resumes a conversation from state saved by [`Chat::save_state`], e.g. after an app restart.
     /// If a turn was streaming when the state was saved, the rest of it streams again (from the saved
     /// cursor, without duplicates).
@@ -164,8 +186,21 @@ impl Client {
     }
 }
 
-impl Chat {
-    pub(crate) fn open(client: Client, options: ChatOptions, callback: Option<Arc<Callback>>) -> Result<Chat> {
+/// What opening a chat sends, built and checked before any request.
+pub(crate) struct OpenPlan {
+    chat_id: String,
+    task_id: String,
+    watch: bool,
+    metadata: Option<Value>,
+    first_message: Option<Value>,
+    /// The run's payload (`basePayload`), for a run tchat triggers itself.
+    base: Value,
+    /// The create-session request's body.
+    body: Value,
+}
+
+impl OpenPlan {
+    fn new(options: ChatOptions) -> Result<OpenPlan> {
         check_task_id(&options.task_id)?;
         let chat_id = options.chat_id.clone().unwrap_or_else(|| crate::ids::new_id("chat-"));
         check_chat_id(&chat_id)?;
@@ -224,68 +259,98 @@ impl Chat {
             "taskIdentifier": options.task_id,
             "triggerConfig": trigger_config,
         });
-        let client_token = client.http.config().token.clone();
-        let created = api::create_session(&client.http, &client_token, &body)?;
+        Ok(OpenPlan {
+            chat_id,
+            task_id: options.task_id,
+            watch: options.watch,
+            metadata: options.metadata,
+            first_message,
+            base,
+            body,
+        })
+    }
+}
 
+impl Chat {
+    pub(crate) fn open(client: Client, options: ChatOptions, callback: Option<Arc<Callback>>) -> Result<Chat> {
+        let plan = OpenPlan::new(options)?;
+        let client_token = client.http.config().token.clone();
+        let created = api::create_session(&client.http, &client_token, &plan.body)?;
+        let chat = Chat::start(
+            client,
+            Some(created.session_id.clone()),
+            plan.chat_id.clone(),
+            plan.task_id.clone(),
+            Conv::opening(plan.metadata.clone()),
+            plan.watch,
+            callback,
+        )?;
+        chat.finish_open(plan, created)?;
+        Ok(chat)
+    }
+
+    /// [`Chat::open`] that returns at once (see [`Client::open_async`]).
+    pub(crate) fn open_async(client: Client, options: ChatOptions, callback: Option<Arc<Callback>>) -> Result<Chat> {
+        let plan = OpenPlan::new(options)?;
+        let chat = Chat::start(
+            client,
+            None,
+            plan.chat_id.clone(),
+            plan.task_id.clone(),
+            Conv::opening(plan.metadata.clone()),
+            plan.watch,
+            callback,
+        )?;
+        chat.queue(worker::Job::Open(Box::new(plan)))?;
+        Ok(chat)
+    }
+
+    /// The open's second half, once the session exists: the chat learns the session, joins the
+    /// turns it already has, and starts the run as the options asked.
+    fn finish_open(&self, plan: OpenPlan, created: api::CreatedSession) -> Result<()> {
         let run_mode = if created.run_id.is_some() { RunMode::Server } else { RunMode::Client };
         log_at!(
             Level::Info,
-            "chat {chat_id}: session {} {} ({:?}-managed runs)",
+            "chat {}: session {} {} ({:?}-managed runs)",
+            plan.chat_id,
             created.session_id,
             if created.is_cached { "resumed" } else { "created" },
             run_mode
         );
-        let conv = Conv {
-            run_id: created.run_id.clone(),
-            token: created.token.unwrap_or_default(),
-            last_event_id: None,
-            run_mode,
-            turn_in_flight: false,
-            turn_started: None,
-            last_message_seq: None,
-            awaited: Default::default(),
-            turns_expected: 0,
-            appends_pending: 0,
-            last_committed: None,
-            closing_run: None,
-            skip_until_turn_complete: false,
-            assembler: Assembler::new(),
-            delivered_cursor: None,
-            last_assistant: None,
-            metadata: options.metadata.clone(),
-            closed: false,
-            closing_session: false,
-            observed: None,
-        };
-        let chat =
-            Chat::start(client, created.session_id, chat_id, options.task_id.clone(), conv, options.watch, callback)?;
-        let streaming = created.is_cached && chat.join_existing();
-        if options.watch && !streaming {
+        {
+            let mut c = self.shared.conv();
+            c.run_id = created.run_id.clone();
+            c.token = created.token.clone().unwrap_or_default();
+            c.run_mode = run_mode;
+        }
+        let _ = self.shared.session.set(created.session_id.clone());
+        let streaming = created.is_cached && self.join_existing();
+        if plan.watch && !streaming {
             // Watching starts now, from the cursor: every turn from here on.
-            let _ = chat.shared.ctl_tx.send(Ctl::Subscribe { peek_settled: false });
+            let _ = self.shared.ctl_tx.send(Ctl::Subscribe { peek_settled: false });
         }
 
-        match (run_mode, created.is_cached, first_message) {
+        match (run_mode, created.is_cached, plan.first_message) {
             // A fresh session with a run: the run's payload carries the first message.
-            (RunMode::Server, false, Some(_)) => chat.begin_turn_from_payload(),
+            (RunMode::Server, false, Some(_)) => self.begin_turn_from_payload(),
             // An existing session ignores the basePayload: send the first message on `.in`.
             (RunMode::Server, true, Some(m)) => {
-                chat.send_payload(json!({"trigger": "submit-message", "message": m}), Expect::Turn)?;
+                self.send_payload(json!({"trigger": "submit-message", "message": m}), Expect::Turn)?;
             }
             (RunMode::Server, _, None) => {}
             // A turn of the existing session is streaming: its run is alive; the reader follows it.
             (RunMode::Client, true, None) if streaming => {}
             (RunMode::Client, _, first) => {
                 // The seed flow: trigger the run ourselves, with the basePayload plus the session id.
-                let mut payload = base;
-                payload["sessionId"] = json!(chat.shared.session_id);
-                chat.shared.trigger_run(payload)?;
+                let mut payload = plan.base;
+                payload["sessionId"] = json!(self.shared.session_id());
+                self.shared.trigger_run(payload)?;
                 if first.is_some() {
-                    chat.begin_turn_from_payload();
+                    self.begin_turn_from_payload();
                 }
             }
         }
-        Ok(chat)
+        Ok(())
     }
 
     pub(crate) fn restore(client: Client, saved: SavedState, callback: Option<Arc<Callback>>) -> Result<Chat> {
@@ -332,7 +397,8 @@ impl Chat {
             saved.session_id,
             saved.last_event_id
         );
-        let chat = Chat::start(client, saved.session_id, saved.chat_id, saved.task_id, conv, saved.watch, callback)?;
+        let chat =
+            Chat::start(client, Some(saved.session_id), saved.chat_id, saved.task_id, conv, saved.watch, callback)?;
         if saved.turn_in_flight || saved.watch {
             // Resuming where nothing may be streaming any more: let the server close at once if the
             // turn already ended (PROTOCOL 3.4).
@@ -343,7 +409,7 @@ impl Chat {
 
     fn start(
         client: Client,
-        session_id: String,
+        session_id: Option<String>,
         chat_id: String,
         task_id: String,
         conv: Conv,
@@ -353,11 +419,13 @@ impl Chat {
         let (ctl_tx, ctl_rx) = crossbeam_channel::unbounded();
         let shared = Arc::new(Shared {
             http: client.http,
-            session_id,
+            session: session_id.map(OnceLock::from).unwrap_or_default(),
+            open_error: Mutex::new(None),
             chat_id,
             task_id,
             conv: Mutex::new(conv),
             cancelled: AtomicBool::new(false),
+            dropped: AtomicBool::new(false),
             stream_agent: Mutex::new(None),
             watching: AtomicBool::new(false),
             reconnect_requested: AtomicBool::new(false),
@@ -366,6 +434,7 @@ impl Chat {
             undelivered: AtomicUsize::new(0),
             // Before the reader thread exists: it delivers every event to the callback.
             callback: Mutex::new(callback),
+            dispatch_lock: Mutex::new(()),
             callback_calls: Mutex::new(0),
             callback_done: Condvar::new(),
             send_lock: Mutex::new(()),
@@ -383,7 +452,7 @@ impl Chat {
                 stream::reader_main(reader_shared, ctl_rx)
             })
             .map_err(|e| Error::new(ErrorKind::InvalidState, format!("cannot start the reader thread: {e}")))?;
-        Ok(Chat { shared, reader: Some(reader) })
+        Ok(Chat { shared, reader: Some(reader), sender: OnceLock::new() })
     }
 
     /// Joins a session that already has turns, without replaying them: past turns are history,
@@ -394,7 +463,7 @@ impl Chat {
     /// the chat as it was (the next subscription then starts at the oldest record kept).
     fn join_existing(&self) -> bool {
         let token = self.shared.session_token();
-        let records = match api::read_out_records(&self.shared.http, &token, &self.shared.session_id) {
+        let records = match api::read_out_records(&self.shared.http, &token, self.shared.session_id()) {
             Ok(r) => r,
             Err(e) => {
                 log_at!(
@@ -449,7 +518,7 @@ impl Chat {
 
     /// The session's friendly id (`session_...`).
     pub fn session_id(&self) -> &str {
-        &self.shared.session_id
+        self.shared.session_id()
     }
 
     /// The chat id (the session's externalId).
@@ -510,10 +579,11 @@ impl Chat {
     /// without its turn-complete.
     pub fn close_session(&self, reason: Option<&str>) -> Result<()> {
         let _guard = self.shared.send_lock.lock().unwrap_or_else(|e| e.into_inner());
+        self.check_opened()?;
         let token = self.shared.http.config().token.clone();
         // Set before the call: the reader may read the close on `.out` before the call returns.
         self.shared.conv().closing_session = true;
-        let closed = api::close_session(&self.shared.http, &token, &self.shared.session_id, reason);
+        let closed = api::close_session(&self.shared.http, &token, self.shared.session_id(), reason);
         let mut c = self.shared.conv();
         if let Err(e) = closed {
             c.closing_session = false;
@@ -542,8 +612,8 @@ impl Chat {
     pub fn set_callback(&self, callback: Option<Arc<Callback>>) {
         *self.shared.callback.lock().unwrap_or_else(|e| e.into_inner()) = callback;
         // A barrier: when this returns, no call of the old callback is in progress, so what it uses
-        // may be freed. Not from inside a callback, on the reader thread, which is in that call.
-        if !self.shared.on_reader_thread() {
+        // may be freed. Not from inside a callback, which is that call.
+        if !self.shared.in_callback() {
             let mut calls = self.shared.callback_calls.lock().unwrap_or_else(|e| e.into_inner());
             while *calls > 0 {
                 calls = self.shared.callback_done.wait(calls).unwrap_or_else(|e| e.into_inner());
@@ -588,25 +658,39 @@ impl Chat {
     pub fn is_reader_thread(&self) -> bool {
         self.shared.on_reader_thread()
     }
+
+    /// Whether the current thread is running this chat's event callback now (on the reader thread,
+    /// or on the sender thread for an [`Event::Done`]).
+    pub fn is_in_callback(&self) -> bool {
+        self.shared.in_callback()
+    }
 }
 
 impl Drop for Chat {
     fn drop(&mut self) {
+        // The sender thread's view owns nothing.
+        let Some(reader) = self.reader.take() else { return };
+        self.shared.dropped.store(true, Ordering::SeqCst);
         self.shared.cancel_stream();
-        if let Some(reader) = self.reader.take() {
-            // Joining our own thread would deadlock: from inside the callback the reader is detached
-            // and exits on its own after the callback returns.
-            if !self.shared.on_reader_thread() {
-                let _ = reader.join();
-            }
+        // Joining our own thread would deadlock: from inside the callback the reader is detached
+        // and exits on its own after the callback returns.
+        if !self.shared.on_reader_thread() && !self.shared.in_callback() {
+            let _ = reader.join();
+            // A barrier: a completion the sender thread is handing to the callback ends first, and
+            // none follows (it sees the cancel). The sender thread is not joined: a call in
+            // progress there may block for its timeouts; it ends on its own, with no event.
+            drop(self.shared.dispatch_lock.lock().unwrap_or_else(|e| e.into_inner()));
         }
+        // The callback (and what it holds) is released now, not when the sender thread lets go of
+        // the shared state.
+        drop(self.shared.callback.lock().unwrap_or_else(|e| e.into_inner()).take());
     }
 }
 
 impl std::fmt::Debug for Chat {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Chat")
-            .field("session_id", &self.shared.session_id)
+            .field("session_id", &self.shared.session_id())
             .field("chat_id", &self.shared.chat_id)
             .field("state", &self.shared.saved_state())
             .finish()

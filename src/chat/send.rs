@@ -114,8 +114,23 @@ impl Chat {
     }
 
     pub(super) fn check_open(&self) -> Result<()> {
+        self.check_opened()?;
         if self.shared.conv().closed {
             return Err(Error::new(ErrorKind::SessionClosed, "the session is closed"));
+        }
+        Ok(())
+    }
+
+    /// The session exists: not before an `open_async` has created it, never after it failed.
+    pub(super) fn check_opened(&self) -> Result<()> {
+        if let Some(failed) = self.shared.open_error.lock().unwrap_or_else(|e| e.into_inner()).clone() {
+            return Err(failed);
+        }
+        if self.shared.session.get().is_none() {
+            return Err(Error::new(
+                ErrorKind::InvalidState,
+                "the chat is still opening: wait for the open's done event",
+            ));
         }
         Ok(())
     }
@@ -125,9 +140,9 @@ impl Chat {
     pub(super) fn append(&self, chunk: &Value) -> Result<Option<u64>> {
         let part_id = crate::ids::new_id("tchat-");
         let token = self.shared.session_token();
-        match api::append(&self.shared.http, &token, &self.shared.session_id, chunk, &part_id) {
+        match api::append(&self.shared.http, &token, self.shared.session_id(), chunk, &part_id) {
             Err(e) if e.kind() == ErrorKind::Auth => match self.shared.refreshed_token(&token) {
-                Some(fresh) => api::append(&self.shared.http, &fresh, &self.shared.session_id, chunk, &part_id),
+                Some(fresh) => api::append(&self.shared.http, &fresh, self.shared.session_id(), chunk, &part_id),
                 None => Err(e),
             },
             Err(e) if e.kind() == ErrorKind::SessionClosed => {

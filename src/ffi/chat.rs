@@ -2,7 +2,7 @@
 
 use std::ffi::CString;
 use std::os::raw::{c_char, c_int, c_void};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::Duration;
 
 use serde_json::Value;
@@ -23,14 +23,16 @@ use crate::event::Event;
 ///
 /// Thread safety: every function may be called from any thread, concurrently; calls are serialized
 /// internally where needed. Each chat has one reader thread of its own, which receives the stream
-/// and runs the event callback. `tchat_chat_free` must be the last call: no other thread may be
+/// and runs the event callback, and, from its first `_async` call, a sender thread that makes those
+/// calls in order. `tchat_chat_free` must be the last call: no other thread may be
 /// using the chat while (or after) it is freed.
 pub struct tchat_chat {
     /// `None` once `tchat_chat_free` has taken the chat out (it is being dropped). Every call holds
     /// the read lock; free takes the write lock only to take the chat out, then drops it unlocked,
     /// so a callback that calls into the chat meanwhile gets `TCHAT_INVALID_STATE`, never a deadlock.
     inner: RwLock<Option<Chat>>,
-    session_id: CString,
+    /// Made when first asked once the session is known (at once, but for `tchat_chat_open_async`).
+    session_id: OnceLock<CString>,
     chat_id: CString,
     /// Our own reference to the installed C callback, so that a replaced callback's `user_data_free`
     /// runs here, outside every lock (or on the reader thread once an invocation in progress ends),
@@ -42,11 +44,20 @@ impl tchat_chat {
     /// The C chat around `chat`, holding our reference to the C callback it was opened with.
     fn new(chat: Chat, callback: Option<Arc<EventCallback>>) -> tchat_chat {
         tchat_chat {
-            session_id: c_string(chat.session_id()),
+            session_id: OnceLock::new(),
             chat_id: c_string(chat.chat_id()),
             inner: RwLock::new(Some(chat)),
             callback: Mutex::new(callback),
         }
+    }
+
+    /// The session id, once the chat knows it.
+    fn session_id(&self) -> Option<&CString> {
+        if let Some(id) = self.session_id.get() {
+            return Some(id);
+        }
+        let id = self.with(|c| Ok(c.session_id().to_owned())).ok().filter(|id| !id.is_empty())?;
+        Some(self.session_id.get_or_init(|| c_string(&id)))
     }
 
     /// Runs `f` with the chat, unless it is being freed.
@@ -60,7 +71,7 @@ impl tchat_chat {
 }
 
 /// Runs `f` with the chat behind `chat` (NULL-checked).
-fn with_chat<R>(chat: *const tchat_chat, f: impl FnOnce(&Chat) -> Result<R, Fail>) -> Result<R, Fail> {
+pub(super) fn with_chat<R>(chat: *const tchat_chat, f: impl FnOnce(&Chat) -> Result<R, Fail>) -> Result<R, Fail> {
     try_ref(chat, "chat")?.with(f)
 }
 
@@ -309,11 +320,12 @@ pub extern "C" fn tchat_chat_options_set_first_message(
 
 /// Opens a conversation: creates the session (idempotent on the chat id) and starts the agent's run
 /// (preloaded, or with the first message). Blocks for the HTTP round trips (bounded by the client's
-/// timeouts and retry policy).
+/// timeouts and retry policy; `tchat_client_cancel_calls` from another thread ends it with
+/// `TCHAT_CANCELLED`). `tchat_chat_open_async` is the same without blocking.
 ///
 /// On success writes a new chat to `*out_chat` (free with `tchat_chat_free`). Events start flowing
-/// at once: install a callback right after opening if you want one (events that arrive before are
-/// kept for `tchat_chat_next_event`). On failure `*out_chat` is untouched.
+/// at once: to the callback of `tchat_chat_options_set_callback` if one was set, else to
+/// `tchat_chat_next_event`. On failure `*out_chat` is untouched.
 ///
 /// Opening a chat id that already has turns (without saved state) delivers no event for them: the
 /// last completed answer is offered by `tchat_chat_last_assistant_message`, and the next send gets
@@ -324,30 +336,47 @@ pub extern "C" fn tchat_chat_open(
     options: *const tchat_chat_options,
     out_chat: *mut *mut tchat_chat,
 ) -> tchat_status {
-    ffi_boundary!({
-        let client = try_ref(client, "client")?;
-        let options = try_ref(options, "options")?;
-        let out = try_out(out_chat, "out_chat")?;
-        let task_id = options
+    ffi_boundary!({ open_chat(client, options, out_chat, false) })
+}
+
+/// The body of `tchat_chat_open` (`non_blocking` false) and `tchat_chat_open_async` (true).
+pub(super) fn open_chat(
+    client: *const tchat_client,
+    options: *const tchat_chat_options,
+    out_chat: *mut *mut tchat_chat,
+    non_blocking: bool,
+) -> Result<(), Fail> {
+    let client = &try_ref(client, "client")?.client;
+    let options = try_ref(options, "options")?;
+    let out = try_out(out_chat, "out_chat")?;
+    let rust_options = options.to_rust()?;
+    let callback = options.callback.clone();
+    let chat = match (&callback, non_blocking) {
+        (Some(cb), false) => client.open_with_callback(rust_options, cb.clone().as_rust())?,
+        (None, false) => client.open(rust_options)?,
+        (Some(cb), true) => client.open_async_with_callback(rust_options, cb.clone().as_rust())?,
+        (None, true) => client.open_async(rust_options)?,
+    };
+    out.set(to_box_ptr(tchat_chat::new(chat, callback)));
+    Ok(())
+}
+
+impl tchat_chat_options {
+    /// The Rust options these C options set (the callback apart).
+    pub(super) fn to_rust(&self) -> Result<ChatOptions, Fail> {
+        let task_id = self
             .task_id
             .clone()
             .ok_or_else(|| Fail::invalid("no task id: call tchat_chat_options_set_task_id first"))?;
-        let rust_options = ChatOptions {
+        Ok(ChatOptions {
             task_id,
-            chat_id: options.chat_id.clone(),
-            metadata: options.metadata.clone(),
-            trigger_config: options.trigger_config.clone(),
-            first_message: options.first_message.clone(),
-            watch: options.watch,
-        };
-        let callback = options.callback.clone();
-        let chat = match &callback {
-            Some(cb) => client.client.open_with_callback(rust_options, cb.clone().as_rust())?,
-            None => client.client.open(rust_options)?,
-        };
-        out.set(to_box_ptr(tchat_chat::new(chat, callback)));
-        Ok(())
-    })
+            chat_id: self.chat_id.clone(),
+            metadata: self.metadata.clone(),
+            trigger_config: self.trigger_config.clone(),
+            first_message: self.first_message.clone(),
+            watch: self.watch,
+        })
+    }
 }
 
 /// Resumes a conversation from the JSON that `tchat_chat_save_state` produced (e.g. after an app
@@ -403,9 +432,11 @@ pub extern "C" fn tchat_chat_restore_with_callback(
 /// `user_data_free`, if any. The session itself stays open on the server (see
 /// `tchat_chat_close_session`). NULL is ignored (`TCHAT_OK`).
 ///
-/// Returns `TCHAT_INVALID_STATE` and frees nothing when called on the chat's own reader thread (from
-/// inside its event callback, or a log/token callback running there): free it from another thread
-/// after the callback returned. Must not be called while another thread is still using the chat.
+/// Returns `TCHAT_INVALID_STATE` and frees nothing when called from inside the chat's event callback
+/// (on either of its threads) or on its reader thread (a log/token callback running there): free it
+/// from another thread after the callback returned. Must not be called while another thread is
+/// still using the chat. `_async` calls not yet made are dropped, with no event; one in progress on
+/// the sender thread ends on its own (bounded by the client's timeouts), with no event.
 #[no_mangle]
 pub extern "C" fn tchat_chat_free(chat: *mut tchat_chat) -> tchat_status {
     ffi_boundary!({
@@ -414,7 +445,7 @@ pub extern "C" fn tchat_chat_free(chat: *mut tchat_chat) -> tchat_status {
         }
         let wrapper = try_ref(chat.cast_const(), "chat")?;
         wrapper.with(|c| {
-            if c.is_reader_thread() {
+            if c.is_reader_thread() || c.is_in_callback() {
                 return Err(Fail::state(
                     "tchat_chat_free called from inside the chat's own callback (its reader thread); free it from another thread",
                 ));
@@ -439,10 +470,12 @@ pub extern "C" fn tchat_chat_free(chat: *mut tchat_chat) -> tchat_status {
 }
 
 /// The session's friendly id (`"session_..."`). Borrowed: valid until `tchat_chat_free`. NULL for a
-/// NULL chat.
+/// NULL chat, and for a chat of `tchat_chat_open_async` until its open has succeeded.
 #[no_mangle]
 pub extern "C" fn tchat_chat_session_id(chat: *const tchat_chat) -> *const c_char {
-    ffi_getter!({ try_ref(chat, "chat").map_or(std::ptr::null(), |c| c.session_id.as_ptr()) })
+    ffi_getter!({
+        try_ref(chat, "chat").ok().and_then(tchat_chat::session_id).map_or(std::ptr::null(), |id| id.as_ptr())
+    })
 }
 
 /// The chat id (the session's external id). Borrowed: valid until `tchat_chat_free`. NULL for a NULL
@@ -504,14 +537,21 @@ pub extern "C" fn tchat_chat_last_assistant_message(
 pub extern "C" fn tchat_chat_save_state(chat: *const tchat_chat, out_state_json: *mut *mut c_char) -> tchat_status {
     ffi_boundary!({
         let out = try_out(out_state_json, "out_state_json")?;
-        let state = with_chat(chat, |c| Ok(c.save_state()))?;
+        let state = with_chat(chat, |c| {
+            if c.session_id().is_empty() {
+                return Err(Fail::state("the chat has no session yet: its tchat_chat_open_async is not done"));
+            }
+            Ok(c.save_state())
+        })?;
         out.set(owned_c_string(&state));
         Ok(())
     })
 }
 
 /// Sends a user text message (UTF-8). The reply streams as events. Sent while a turn streams, it is
-/// a pending (steering) message and does not interrupt the stream. Blocks for the HTTP round trip.
+/// a pending (steering) message and does not interrupt the stream. Blocks for the HTTP round trip
+/// (`tchat_client_cancel_calls` ends it with `TCHAT_CANCELLED`; `tchat_chat_send_text_async` does
+/// not block).
 /// May be called from inside the event callback.
 #[no_mangle]
 pub extern "C" fn tchat_chat_send_text(chat: *const tchat_chat, text: *const c_char) -> tchat_status {
@@ -630,10 +670,11 @@ pub extern "C" fn tchat_chat_close_session(chat: *const tchat_chat, reason: *con
 /// borrowed: valid only until the callback returns (copy it with `tchat_event_copy` to keep it;
 /// never free it).
 ///
-/// Runs on the chat's reader thread, one event at a time, in stream order; while it runs, no
-/// further event is read. It may call any function of this chat (send, stop, approve, set_callback,
-/// save_state...) except `tchat_chat_free`, which returns `TCHAT_INVALID_STATE` there. Keep it short:
-/// hand heavy work to another thread.
+/// Runs on the chat's reader thread — but for `TCHAT_EVENT_KIND_REQUEST_DONE` events, which run it on
+/// the chat's sender thread — one event at a time (never two calls at once), in stream order; while
+/// it runs, no further event is read. It may call any function of this chat (send, stop, approve,
+/// the `_async` calls, set_callback, save_state...) except `tchat_chat_free`, which returns
+/// `TCHAT_INVALID_STATE` there. Keep it short: hand heavy work to another thread.
 pub type tchat_event_callback = Option<unsafe extern "C" fn(user_data: *mut c_void, event: *const tchat_event)>;
 
 /// The C callback plus its user_data, whose destructor runs when the last reference drops.

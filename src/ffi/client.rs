@@ -608,6 +608,21 @@ pub extern "C" fn tchat_client_connection_stats(
     })
 }
 
+/// Cancels every blocking call in progress on this client: a `tchat_chat_open` or
+/// `tchat_chat_restore` blocked on the network, and the sends of every chat opened from it (also the
+/// queued `_async` ones that are running), return `TCHAT_CANCELLED` at once — their connection is
+/// closed, a retry delay under way is cut short. Calls that start afterwards are not affected.
+/// Streams are not touched. A cancelled send may still have reached the server (an append cut after
+/// the server stored it). Any thread, e.g. a UI thread while a worker thread is blocked; never
+/// blocks.
+#[no_mangle]
+pub extern "C" fn tchat_client_cancel_calls(client: *const tchat_client) -> tchat_status {
+    ffi_boundary!({
+        try_ref(client, "client")?.client.cancel_calls();
+        Ok(())
+    })
+}
+
 /// Frees a client (NULL is ignored). Chats opened from it stay usable; the connection settings are
 /// released when the last of them is freed too. Any thread, but not while another thread is using the
 /// same client pointer.

@@ -50,6 +50,50 @@ pub enum tchat_event_kind {
     /// The stream is connected again after `TCHAT_EVENT_KIND_RECONNECTING` events; the turn goes on:
     /// `tchat_event_reconnect_attempt` (how many reconnects it took).
     Connected = 8,
+    /// A call made with an `_async` function (`tchat_chat_open_async`, `tchat_chat_send_text_async`,
+    /// ...) has finished: `tchat_event_request_id` (what the call wrote to `*out_request`),
+    /// `tchat_event_request_op` (which call), and `tchat_event_error_status` — `TCHAT_OK` when it
+    /// succeeded, else what the blocking call would have returned, with
+    /// `tchat_event_error_http_status` and `tchat_event_error_message`.
+    RequestDone = 9,
+}
+
+/// Which `_async` call a `TCHAT_EVENT_KIND_REQUEST_DONE` event reports:
+/// `tchat_event_request_op()` returns it.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum tchat_request_op {
+    /// Not a request-done event.
+    None = 0,
+    /// `tchat_chat_open_async` (always request 1 of its chat).
+    Open = 1,
+    SendText = 2,
+    SendMessageJson = 3,
+    Regenerate = 4,
+    SendAction = 5,
+    Stop = 6,
+    Steer = 7,
+    Approve = 8,
+    CloseSession = 9,
+    CloseAgent = 10,
+}
+
+impl tchat_request_op {
+    fn of(op: crate::OpKind) -> tchat_request_op {
+        use crate::OpKind as K;
+        match op {
+            K::Open => tchat_request_op::Open,
+            K::SendText => tchat_request_op::SendText,
+            K::SendMessageJson => tchat_request_op::SendMessageJson,
+            K::Regenerate => tchat_request_op::Regenerate,
+            K::Action => tchat_request_op::SendAction,
+            K::Stop => tchat_request_op::Stop,
+            K::Steer => tchat_request_op::Steer,
+            K::Approve => tchat_request_op::Approve,
+            K::CloseSession => tchat_request_op::CloseSession,
+            K::CloseAgent => tchat_request_op::CloseAgent,
+        }
+    }
 }
 
 /// What a chunk event's `UIMessageChunk` is, by its `type`: `tchat_event_chunk_kind()` returns it, so
@@ -199,6 +243,12 @@ enum EventRef {
     Borrowed(*const Event),
 }
 
+impl super::PanicFallback for tchat_request_op {
+    fn on_panic() -> tchat_request_op {
+        tchat_request_op::None
+    }
+}
+
 impl super::PanicFallback for tchat_event_kind {
     fn on_panic() -> tchat_event_kind {
         tchat_event_kind::None
@@ -259,12 +309,31 @@ impl tchat_event {
             Event::Reconnecting { .. } => tchat_event_kind::Reconnecting,
             Event::Connected { .. } => tchat_event_kind::Connected,
             Event::Error(_) => tchat_event_kind::Error,
+            Event::Done(_) => tchat_event_kind::RequestDone,
         }
     }
 
     fn chunk(&self) -> Option<&ChunkEvent> {
         match self.event() {
             Event::Chunk(c) => Some(c),
+            _ => None,
+        }
+    }
+
+    /// The event's JSON, made once: a chunk's, or a turn-complete's message (one cell serves both
+    /// accessors, so each asks for its kind first: asking the other one must not fill it with
+    /// nothing).
+    fn json_text(&self) -> Option<&CText> {
+        lazy(&self.json, || match self.event() {
+            Event::Chunk(c) => Some(c.json.as_str()),
+            Event::TurnComplete(t) => Some(t.message_json.as_str()),
+            _ => None,
+        })
+    }
+
+    fn done(&self) -> Option<&crate::DoneEvent> {
+        match self.event() {
+            Event::Done(d) => Some(d),
             _ => None,
         }
     }
@@ -279,6 +348,7 @@ impl tchat_event {
     fn error(&self) -> Option<&crate::Error> {
         match self.event() {
             Event::Error(e) => Some(e),
+            Event::Done(done) => done.error.as_ref(),
             _ => None,
         }
     }
@@ -362,6 +432,7 @@ pub extern "C" fn tchat_event_kind_name(kind: c_int) -> *const c_char {
         k if k == K::Reconnecting as c_int => c"reconnecting",
         k if k == K::Error as c_int => c"error",
         k if k == K::Connected as c_int => c"connected",
+        k if k == K::RequestDone as c_int => c"request-done",
         _ => c"unknown",
     };
     name.as_ptr()
@@ -382,7 +453,7 @@ pub extern "C" fn tchat_event_chunk_type(ev: *const tchat_event) -> *const c_cha
 /// (and then `*out_len` is untouched). Borrowed from the event.
 #[no_mangle]
 pub extern "C" fn tchat_event_chunk_json(ev: *const tchat_event, out_len: *mut usize) -> *const c_char {
-    ffi_getter!({ text_of(ev, out_len, |e| lazy(&e.json, || e.chunk().map(|c| c.json.as_str()))) })
+    ffi_getter!({ text_of(ev, out_len, |e| e.chunk().and_then(|_| e.json_text())) })
 }
 
 /// `TCHAT_EVENT_KIND_CHUNK` of type `"text-delta"` or `"reasoning-delta"`: the delta text (UTF-8,
@@ -436,7 +507,7 @@ pub extern "C" fn tchat_event_seq_num(ev: *const tchat_event) -> u64 {
 /// the event.
 #[no_mangle]
 pub extern "C" fn tchat_event_message_json(ev: *const tchat_event, out_len: *mut usize) -> *const c_char {
-    ffi_getter!({ text_of(ev, out_len, |e| lazy(&e.json, || e.turn().map(|t| t.message_json.as_str()))) })
+    ffi_getter!({ text_of(ev, out_len, |e| e.turn().and_then(|_| e.json_text())) })
 }
 
 /// `TCHAT_EVENT_KIND_TURN_COMPLETE`: the message id from the turn's `start` chunk, or NULL (also for
@@ -572,8 +643,26 @@ pub extern "C" fn tchat_event_session_closed_reason(ev: *const tchat_event) -> *
     })
 }
 
-/// `TCHAT_EVENT_KIND_ERROR`: the failure class (never `TCHAT_OK` for an error event). `TCHAT_OK` for
-/// other kinds and NULL.
+/// `TCHAT_EVENT_KIND_REQUEST_DONE`: the finished call's request id (what it wrote to
+/// `*out_request`; a chat numbers its `_async` calls 1, 2, 3, ... in the order they were made). 0
+/// for other kinds and NULL.
+#[no_mangle]
+pub extern "C" fn tchat_event_request_id(ev: *const tchat_event) -> u64 {
+    ffi_getter!({ event(ev).and_then(tchat_event::done).map_or(0, |d| d.request) })
+}
+
+/// `TCHAT_EVENT_KIND_REQUEST_DONE`: which call finished. `TCHAT_REQUEST_OP_NONE` for other kinds and
+/// NULL.
+#[no_mangle]
+pub extern "C" fn tchat_event_request_op(ev: *const tchat_event) -> tchat_request_op {
+    ffi_getter!({
+        event(ev).and_then(tchat_event::done).map_or(tchat_request_op::None, |d| tchat_request_op::of(d.op))
+    })
+}
+
+/// `TCHAT_EVENT_KIND_ERROR`: the failure class (never `TCHAT_OK` for an error event).
+/// `TCHAT_EVENT_KIND_REQUEST_DONE`: `TCHAT_OK` when the call succeeded, else its failure class.
+/// `TCHAT_OK` for other kinds and NULL.
 #[no_mangle]
 pub extern "C" fn tchat_event_error_status(ev: *const tchat_event) -> tchat_status {
     ffi_getter!({
@@ -581,13 +670,15 @@ pub extern "C" fn tchat_event_error_status(ev: *const tchat_event) -> tchat_stat
     })
 }
 
-/// `TCHAT_EVENT_KIND_ERROR`: the HTTP status behind the error, or 0 (also for other kinds).
+/// `TCHAT_EVENT_KIND_ERROR` and a failed `TCHAT_EVENT_KIND_REQUEST_DONE`: the HTTP status behind the
+/// error, or 0 (also for other kinds).
 #[no_mangle]
 pub extern "C" fn tchat_event_error_http_status(ev: *const tchat_event) -> c_int {
     ffi_getter!({ event(ev).and_then(tchat_event::error).map_or(0, |e| e.status().map_or(0, c_int::from)) })
 }
 
-/// `TCHAT_EVENT_KIND_ERROR`: the error message (never contains a token); NULL for other kinds.
+/// `TCHAT_EVENT_KIND_ERROR` and a failed `TCHAT_EVENT_KIND_REQUEST_DONE`: the error message (never
+/// contains a token, names the request and the host); NULL for other kinds and a successful call.
 /// Borrowed from the event.
 #[no_mangle]
 pub extern "C" fn tchat_event_error_message(ev: *const tchat_event) -> *const c_char {
@@ -628,6 +719,15 @@ mod tests {
         assert_eq!(tchat_event_delta(p, std::ptr::null_mut()), d);
         assert!(tchat_event_message_json(p, std::ptr::null_mut()).is_null());
         assert!(tchat_event_error_message(p).is_null());
+        // The wrong JSON accessor first leaves the right one working.
+        let fresh = tchat_event::owned(Event::Chunk(ChunkEvent {
+            seq_num: 1,
+            chunk_type: "start".into(),
+            json: r#"{"type":"start"}"#.into(),
+            delta: None,
+        }));
+        assert!(tchat_event_message_json(&fresh, std::ptr::null_mut()).is_null());
+        assert_eq!(text(tchat_event_chunk_json(&fresh, std::ptr::null_mut())), r#"{"type":"start"}"#);
         assert_eq!(tchat_event_get_kind(std::ptr::null()), tchat_event_kind::None);
     }
 
@@ -651,6 +751,7 @@ mod tests {
             assert_eq!(text(tchat_event_pending_approval_id(p, 1)), "ap2");
             assert!(tchat_event_pending_approval_id(p, 2).is_null());
             assert!(tchat_event_chunk_json(p, std::ptr::null_mut()).is_null());
+            assert_eq!(text(tchat_event_message_json(p, std::ptr::null_mut())), "{}");
             // Borrowed: free leaves it alone (no double free when `ev` drops).
             tchat_event_free(p.cast_mut());
             let mut copy = std::ptr::null_mut();

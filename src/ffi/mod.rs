@@ -22,6 +22,7 @@ pub(crate) use cast::*;
 
 // Declaration order is the header's order.
 pub mod chat;
+pub mod chat_async;
 pub mod client;
 pub mod error;
 pub mod event;

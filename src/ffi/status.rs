@@ -37,7 +37,8 @@ pub enum tchat_status {
     TCHAT_TOO_LARGE = 7,
     /// A connect, response or stall timeout.
     TCHAT_TIMEOUT = 8,
-    /// The operation was cancelled (the chat was stopped, closed or freed).
+    /// The operation was cancelled (`tchat_client_cancel_calls`, or the chat was stopped, closed or
+    /// freed).
     TCHAT_CANCELLED = 9,
     /// DNS, TCP, TLS or an I/O error.
     TCHAT_NETWORK = 10,

@@ -171,12 +171,14 @@ impl Subscription<'_> {
             }
             (c.turn_in_flight, tc.session_closed, ours)
         };
+        // Whether a callback took the turn's end, during which it may have sent the next message.
+        let mut callback_ran = false;
         if ours {
             self.turn_completed_here = true;
             if !more {
                 self.shared.observe_turn(true);
             }
-            self.shared.dispatch(Delivery::TurnEnd { seq_num: Some(seq_num), incomplete: false });
+            callback_ran = self.shared.dispatch(Delivery::TurnEnd { seq_num: Some(seq_num), incomplete: false });
         } else {
             log_at!(
                 Level::Debug,
@@ -190,8 +192,10 @@ impl Subscription<'_> {
             return Some(End::Closed);
         }
         // The callback may have sent the next message: then this connection carries its turn too.
-        // A watching chat reads on, whatever comes next.
-        if more || self.shared.watch || self.shared.conv().turn_in_flight {
+        // A watching chat reads on, whatever comes next. A poll loop's send is not waited for: it
+        // races this check, and the connection's fate must not depend on who wins (with keep-warm
+        // off the reader leaves now, and the send's subscription opens the next connection).
+        if more || self.shared.watch || (callback_ran && self.shared.conv().turn_in_flight) {
             None
         } else {
             self.turns_done()

@@ -422,7 +422,7 @@ impl Subscription<'_> {
         let token: Secret = self.shared.session_token();
         self.token_used = token.clone();
         let cursor = self.shared.conv().last_event_id;
-        let path = format!("/realtime/v1/sessions/{}/out", encode_segment(&self.shared.session_id));
+        let path = format!("/realtime/v1/sessions/{}/out", encode_segment(self.shared.session_id()));
         let mut req = crate::http::Request::get(path.clone(), &token)
             .header("accept", "text/event-stream")
             .header("timeout-seconds", http.config().long_poll.as_secs().to_string());
