@@ -5,10 +5,11 @@
  *
  * Defaults: $TRIGGER_API_URL, $TRIGGER_SECRET_KEY, $TCHAT_TASK or "demo", MESSAGE "/slow 20".
  *
- * The chat is opened with the message as its first message (opening blocks for the HTTP round
- * trips: a real game does it, and every send, on a worker thread). Then each frame drains the
- * chat's events with tchat_chat_next_event(chat, 0, ...), which never waits, "renders" the text
- * that arrived, and sleeps until the next frame. It exits once the agent's turn is complete and
+ * Nothing here blocks on the network: the chat is opened with tchat_chat_open_async and the
+ * message sent with tchat_chat_send_text_async (queued behind the open); both return at once, and
+ * their ends arrive as TCHAT_EVENT_KIND_REQUEST_DONE events among the stream's. Each frame drains
+ * the chat's events with tchat_chat_next_event(chat, 0, ...), which never waits, "renders" the
+ * reply's text, and sleeps until the next frame. It exits once the agent's turn is complete and
  * reports how long the frames' tchat calls took.
  */
 #define _POSIX_C_SOURCE 200809L
@@ -45,7 +46,7 @@ int main(int argc, char **argv) {
     tchat_status s;
     long long next_frame, worst_ns = 0, total_ns = 0;
     long frames = 0, events = 0, frames_with_text = 0;
-    int done = 0, i;
+    int done = 0, failed = 0, i;
 
     for (i = 1; i < argc; i++) {
         if (i + 1 < argc && strcmp(argv[i], "--url") == 0) url = argv[++i];
@@ -72,21 +73,24 @@ int main(int argc, char **argv) {
     }
     tchat_client_options_free(copts);
 
-    o = tchat_chat_options_new();
-    tchat_chat_options_set_task_id(o, task);
-    tchat_chat_options_set_first_message(o, message);
-    s = tchat_chat_open(client, o, &chat);
-    tchat_chat_options_free(o);
-    tchat_client_free(client);
-    if (s != TCHAT_OK) {
-        fprintf(stderr, "poll_loop: open: %s (%s)\n", tchat_last_error_message(), tchat_status_str((int)s));
-        return 1;
-    }
-    printf("> %s\n", message);
-
     next_frame = now_ns();
     while (!done) {
         long long t0 = now_ns(), spent;
+        if (frames == 0) {
+            /* The first frame opens the chat and sends: both return at once. */
+            o = tchat_chat_options_new();
+            tchat_chat_options_set_task_id(o, task);
+            s = tchat_chat_open_async(client, o, &chat);
+            tchat_chat_options_free(o);
+            if (s == TCHAT_OK) s = tchat_chat_send_text_async(chat, message, NULL);
+            if (s != TCHAT_OK) {
+                fprintf(stderr, "poll_loop: %s (%s)\n", tchat_last_error_message(), tchat_status_str((int)s));
+                tchat_chat_free(chat);
+                tchat_client_free(client);
+                return 1;
+            }
+            printf("> %s\n", message);
+        }
         struct timespec sleep_for;
         int text_this_frame = 0;
         tchat_event *ev = NULL;
@@ -97,9 +101,17 @@ int main(int argc, char **argv) {
             const char *delta;
             events++;
             switch (tchat_event_get_kind(ev)) {
+            case TCHAT_EVENT_KIND_REQUEST_DONE: /* the open, then the send */
+                if (tchat_event_error_status(ev) != TCHAT_OK) {
+                    fprintf(stderr, "poll_loop: %s failed: %s\n",
+                            tchat_event_request_op(ev) == TCHAT_REQUEST_OP_OPEN ? "open" : "send",
+                            tchat_event_error_message(ev));
+                    done = failed = 1;
+                }
+                break;
             case TCHAT_EVENT_KIND_CHUNK:
-                delta = tchat_event_delta(ev, &len);
-                if (delta && strcmp(tchat_event_chunk_type(ev), "text-delta") == 0) {
+                delta = tchat_event_text_delta(ev, &len); /* NULL unless the reply's text */
+                if (delta) {
                     fwrite(delta, 1, len, stdout); /* "render" */
                     text_this_frame = 1;
                 }
@@ -110,7 +122,7 @@ int main(int argc, char **argv) {
                 break;
             case TCHAT_EVENT_KIND_ERROR:
                 fprintf(stderr, "\npoll_loop: stream error: %s\n", tchat_event_error_message(ev));
-                done = 1;
+                done = failed = 1;
                 break;
             case TCHAT_EVENT_KIND_SESSION_CLOSED:
                 done = 1;
@@ -145,5 +157,6 @@ int main(int argc, char **argv) {
            frames, events, frames_with_text, frames ? (double)total_ns / (double)frames / 1000.0 : 0.0,
            (double)worst_ns / 1000.0);
     s = tchat_chat_free(chat);
-    return s == TCHAT_OK ? 0 : 1;
+    tchat_client_free(client);
+    return s == TCHAT_OK && !failed ? 0 : 1;
 }
