@@ -28,7 +28,7 @@
  *   TCHAT_NOT_FOUND, TCHAT_SESSION_CLOSED, TCHAT_TOO_LARGE, TCHAT_TIMEOUT, TCHAT_CANCELLED,
  *   TCHAT_NETWORK, TCHAT_PROTOCOL, TCHAT_PANIC, TCHAT_RUN_ENDED, and, from tchat_chat_next_event
  *   only, TCHAT_NO_EVENT and TCHAT_WOKEN, which are not failures (see tchat_status).
- * - Blocking: open, restore and the sends block the calling thread for their HTTP round trips,
+ * - Blocking: open and the sends block the calling thread for their HTTP round trips,
  *   bounded by the client's timeouts (tchat_client_cancel_calls ends them early). Their _async
  *   variants never block: they queue the call on the chat's sender thread and report its end as a
  *   TCHAT_EVENT_KIND_REQUEST_DONE event, in order with the stream's events.
@@ -853,9 +853,10 @@ enum tchat_status tchat_client_connection_stats(const struct tchat_client *clien
                                                 uint64_t *out_full_handshakes,
                                                 uint64_t *out_resumed_handshakes);
 
-// Cancels every blocking call in progress on this client: a `tchat_chat_open` or
-// `tchat_chat_restore` blocked on the network, and the sends of every chat opened from it (also the
-// queued `_async` ones that are running), return `TCHAT_CANCELLED` at once — their connection is
+// Cancels every blocking call in progress on this client: a `tchat_chat_open` blocked on the
+// network, and the sends of every chat opened or restored from it (also the `_async` one running on
+// a chat's sender thread, whose done event then says `TCHAT_CANCELLED`), return `TCHAT_CANCELLED` at
+// once — their connection is
 // closed, a retry delay under way is cut short. Calls that start afterwards are not affected.
 // Streams are not touched. A cancelled send may still have reached the server (an append cut after
 // the server stored it). Any thread, e.g. a UI thread while a worker thread is blocked; never

@@ -30,8 +30,8 @@ impl Client {
 
     /// The configuration in use.
     /// Makes every blocking call in progress on this client fail with [`crate::ErrorKind::Cancelled`]
-    /// now: an open, a restore, the sends of every chat opened from it (the queued ones of
-    /// [`crate::Chat::submit`] included). Its connection is closed and a retry delay under way is
+    /// now: an open, and the sends of every chat opened or restored from it (the one of
+    /// [`crate::Chat::submit`] running included). Its connection is closed and a retry delay under way is
     /// cut short; calls that start afterwards are not affected. A cancelled send may still have
     /// reached the server (an append cut after it was stored): sending it again is safe only as
     /// a new message. Callable from any thread; does not block.

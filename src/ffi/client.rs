@@ -608,9 +608,10 @@ pub extern "C" fn tchat_client_connection_stats(
     })
 }
 
-/// Cancels every blocking call in progress on this client: a `tchat_chat_open` or
-/// `tchat_chat_restore` blocked on the network, and the sends of every chat opened from it (also the
-/// queued `_async` ones that are running), return `TCHAT_CANCELLED` at once — their connection is
+/// Cancels every blocking call in progress on this client: a `tchat_chat_open` blocked on the
+/// network, and the sends of every chat opened or restored from it (also the `_async` one running on
+/// a chat's sender thread, whose done event then says `TCHAT_CANCELLED`), return `TCHAT_CANCELLED` at
+/// once — their connection is
 /// closed, a retry delay under way is cut short. Calls that start afterwards are not affected.
 /// Streams are not touched. A cancelled send may still have reached the server (an append cut after
 /// the server stored it). Any thread, e.g. a UI thread while a worker thread is blocked; never
