@@ -276,15 +276,7 @@ impl Chat {
         let plan = OpenPlan::new(options)?;
         let client_token = client.http.config().token.clone();
         let created = api::create_session(&client.http, &client_token, &plan.body)?;
-        let chat = Chat::start(
-            client,
-            Some(created.session_id.clone()),
-            plan.chat_id.clone(),
-            plan.task_id.clone(),
-            Conv::opening(plan.metadata.clone()),
-            plan.watch,
-            callback,
-        )?;
+        let chat = Chat::start_for(client, &plan, Some(created.session_id.clone()), callback)?;
         chat.finish_open(plan, created)?;
         Ok(chat)
     }
@@ -292,17 +284,20 @@ impl Chat {
     /// [`Chat::open`] that returns at once (see [`Client::open_async`]).
     pub(crate) fn open_async(client: Client, options: ChatOptions, callback: Option<Arc<Callback>>) -> Result<Chat> {
         let plan = OpenPlan::new(options)?;
-        let chat = Chat::start(
-            client,
-            None,
-            plan.chat_id.clone(),
-            plan.task_id.clone(),
-            Conv::opening(plan.metadata.clone()),
-            plan.watch,
-            callback,
-        )?;
+        let chat = Chat::start_for(client, &plan, None, callback)?;
         chat.queue(worker::Job::Open(Box::new(plan)))?;
         Ok(chat)
+    }
+
+    /// [`Chat::start`] for a chat being opened by `plan` (its session, when already created).
+    fn start_for(
+        client: Client,
+        plan: &OpenPlan,
+        session_id: Option<String>,
+        callback: Option<Arc<Callback>>,
+    ) -> Result<Chat> {
+        let conv = Conv::opening(plan.metadata.clone());
+        Chat::start(client, session_id, plan.chat_id.clone(), plan.task_id.clone(), conv, plan.watch, callback)
     }
 
     /// The open's second half, once the session exists: the chat learns the session, joins the
