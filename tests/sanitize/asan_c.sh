@@ -54,6 +54,10 @@ echo "asan: building libtchat with -Zsanitizer=address ${build_std:+($build_std)
 # shellcheck disable=SC2086 # build_std is empty or one flag
 RUSTFLAGS="${RUSTFLAGS:-} -Zsanitizer=address" CARGO_TARGET_DIR=$target_dir \
     cargo +nightly build --release --lib --target $triple $build_std || exit 1
+# The programs below load libtchat by its SONAME (build.rs: libtchat.so.<major>), as `make build`
+# links it in target/release.
+soname=$(readelf -d "$lib_dir/libtchat.so" | sed -n 's/.*Library soname: \[\(.*\)\].*/\1/p')
+[ -z "$soname" ] || ln -sf libtchat.so "$lib_dir/$soname" || exit 1
 
 devserver=${TCHAT_DEVSERVER:-$root/target/release/tchat-devserver}
 if [ ! -x "$devserver" ]; then
