@@ -28,7 +28,6 @@ impl Client {
         self.http.connection_stats()
     }
 
-    /// The configuration in use.
     /// Makes every blocking call in progress on this client fail with [`crate::ErrorKind::Cancelled`]
     /// now: an open, and the sends of every chat opened or restored from it (the one of
     /// [`crate::Chat::submit`] running included). Its connection is closed and a retry delay under way is
@@ -39,6 +38,7 @@ impl Client {
         self.http.cancel_calls();
     }
 
+    /// The configuration in use.
     pub fn config(&self) -> &ClientConfig {
         self.http.config()
     }

@@ -359,10 +359,6 @@ impl Chat {
             last_message_seq: saved.last_message_seq,
             awaited: saved.last_message_seq.filter(|_| saved.turn_in_flight).into_iter().collect(),
             turns_expected: u32::from(saved.turn_in_flight),
-            appends_pending: 0,
-            last_committed: None,
-            closing_run: None,
-            skip_until_turn_complete: false,
             // A turn saved mid-stream goes on assembling into the part received before the restart.
             assembler: {
                 let mut a = saved
@@ -380,10 +376,8 @@ impl Chat {
             },
             delivered_cursor: saved.last_event_id,
             last_assistant: saved.last_assistant_message.clone(),
-            metadata: saved.metadata.clone(),
-            closed: false,
-            closing_session: false,
-            observed: None,
+            // Nothing under way: no append, no close, no stop, no observed send.
+            ..Conv::opening(saved.metadata.clone())
         };
         log_at!(
             Level::Info,

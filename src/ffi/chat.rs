@@ -351,12 +351,9 @@ pub(super) fn open_chat(
     let out = try_out(out_chat, "out_chat")?;
     let rust_options = options.to_rust()?;
     let callback = options.callback.clone();
-    let chat = match (&callback, non_blocking) {
-        (Some(cb), false) => client.open_with_callback(rust_options, cb.clone().as_rust())?,
-        (None, false) => client.open(rust_options)?,
-        (Some(cb), true) => client.open_async_with_callback(rust_options, cb.clone().as_rust())?,
-        (None, true) => client.open_async(rust_options)?,
-    };
+    let rust_callback = callback.clone().map(EventCallback::as_rust);
+    let open = if non_blocking { Chat::open_async } else { Chat::open };
+    let chat = open(client.clone(), rust_options, rust_callback)?;
     out.set(to_box_ptr(tchat_chat::new(chat, callback)));
     Ok(())
 }
