@@ -364,85 +364,6 @@ const char *tchat_version(void);
 // never a borrowed `const char *` (those belong to their object). Any thread.
 void tchat_string_free(char *s);
 
-// A new, empty options object. Never NULL. Free it with `tchat_chat_options_free`.
-struct tchat_chat_options *tchat_chat_options_new(void);
-
-// Frees an options object (NULL is ignored). Chats opened with it are not affected.
-void tchat_chat_options_free(struct tchat_chat_options *options);
-
-// Sets the agent's task identifier (required), e.g. `"my-chat"`.
-enum tchat_status tchat_chat_options_set_task_id(struct tchat_chat_options *options,
-                                                 const char *task_id);
-
-// Installs the event callback of every chat opened with these options from the start (see
-// `tchat_chat_set_callback` for what a callback may do): the chat's first events, like every later
-// one, go to `callback`, and nothing lands in the poll queue. `callback` NULL removes it.
-//
-// `user_data_free` (may be NULL) runs exactly once, when neither the options nor any chat opened
-// with them use the callback any more (the options freed or given another callback, and each such
-// chat freed or given another callback). If this function fails, it is not called.
-enum tchat_status tchat_chat_options_set_callback(struct tchat_chat_options *options,
-                                                  tchat_event_callback callback,
-                                                  void *user_data,
-                                                  tchat_user_data_free_callback user_data_free);
-
-// Watch mode (default false): the chat stays subscribed across turns and delivers the events of
-// every turn on the chat, whoever drives it (another device, a dashboard, a backend), each exactly
-// once, across continuations and reconnects; its own sends work as usual. Costs one held
-// connection for the chat's life. Saved state keeps the mode for `tchat_chat_restore`.
-enum tchat_status tchat_chat_options_set_watch(struct tchat_chat_options *options,
-                                               bool watch);
-
-// Sets your stable conversation id (the session's external id): 1..256 characters (counted in
-// UTF-16 units, as the server counts), no white space at either end, not starting with
-// `"session_"`; otherwise `TCHAT_INVALID_ARGUMENT`. Opening the same chat id again joins the
-// existing conversation. Without it, a random chat id is used.
-enum tchat_status tchat_chat_options_set_chat_id(struct tchat_chat_options *options,
-                                                 const char *chat_id);
-
-// Sets client data (JSON text, e.g. `{"userId":"u1"}`) sent as `metadata` with the first run and
-// every message. Invalid JSON is `TCHAT_INVALID_ARGUMENT`.
-enum tchat_status tchat_chat_options_set_metadata_json(struct tchat_chat_options *options,
-                                                       const char *metadata_json);
-
-// Sets the machine preset of the agent's runs, e.g. `"small-1x"`.
-enum tchat_status tchat_chat_options_set_machine(struct tchat_chat_options *options,
-                                                 const char *machine);
-
-// Sets the queue of the agent's runs.
-enum tchat_status tchat_chat_options_set_queue(struct tchat_chat_options *options,
-                                               const char *queue);
-
-// Adds one tag to the agent's runs (call once per tag; at most 128 characters each, else
-// `tchat_chat_open` fails with `TCHAT_INVALID_ARGUMENT`). Runs are tagged as the official
-// clients tag them: `chat:<chat id>` first when it fits in 128 characters, then these tags,
-// at most 10 in all (later ones are dropped).
-enum tchat_status tchat_chat_options_add_tag(struct tchat_chat_options *options,
-                                             const char *tag);
-
-// Sets the maximum attempts of each agent run (>= 1).
-enum tchat_status tchat_chat_options_set_max_attempts(struct tchat_chat_options *options,
-                                                      uint32_t max_attempts);
-
-// Sets the maximum duration of each agent run, in seconds (> 0).
-enum tchat_status tchat_chat_options_set_max_duration_secs(struct tchat_chat_options *options,
-                                                           uint64_t seconds);
-
-// Sets how long the agent's run waits idle for the next message before it ends, in seconds (> 0).
-// A message after that starts a continuation run transparently.
-enum tchat_status tchat_chat_options_set_idle_timeout_secs(struct tchat_chat_options *options,
-                                                           uint64_t seconds);
-
-// Sets further `triggerConfig` fields as a JSON object, merged as they are (e.g.
-// `{"lockToVersion":"20250101.1","region":"eu"}`). Not an object: `TCHAT_INVALID_ARGUMENT`.
-enum tchat_status tchat_chat_options_set_trigger_config_json(struct tchat_chat_options *options,
-                                                             const char *trigger_config_json);
-
-// Starts the conversation with this user message (text) instead of preloading the agent: the
-// reply streams as soon as the chat is open.
-enum tchat_status tchat_chat_options_set_first_message(struct tchat_chat_options *options,
-                                                       const char *text);
-
 // Opens a conversation: creates the session (idempotent on the chat id) and starts the agent's run
 // (preloaded, or with the first message). Blocks for the HTTP round trips (bounded by the client's
 // timeouts and retry policy; `tchat_client_cancel_calls` from another thread ends it with
@@ -696,6 +617,85 @@ enum tchat_status tchat_chat_close_agent_async(const struct tchat_chat *chat,
 enum tchat_status tchat_chat_close_session_async(const struct tchat_chat *chat,
                                                  const char *reason,
                                                  uint64_t *out_request);
+
+// A new, empty options object. Never NULL. Free it with `tchat_chat_options_free`.
+struct tchat_chat_options *tchat_chat_options_new(void);
+
+// Frees an options object (NULL is ignored). Chats opened with it are not affected.
+void tchat_chat_options_free(struct tchat_chat_options *options);
+
+// Sets the agent's task identifier (required), e.g. `"my-chat"`.
+enum tchat_status tchat_chat_options_set_task_id(struct tchat_chat_options *options,
+                                                 const char *task_id);
+
+// Installs the event callback of every chat opened with these options from the start (see
+// `tchat_chat_set_callback` for what a callback may do): the chat's first events, like every later
+// one, go to `callback`, and nothing lands in the poll queue. `callback` NULL removes it.
+//
+// `user_data_free` (may be NULL) runs exactly once, when neither the options nor any chat opened
+// with them use the callback any more (the options freed or given another callback, and each such
+// chat freed or given another callback). If this function fails, it is not called.
+enum tchat_status tchat_chat_options_set_callback(struct tchat_chat_options *options,
+                                                  tchat_event_callback callback,
+                                                  void *user_data,
+                                                  tchat_user_data_free_callback user_data_free);
+
+// Watch mode (default false): the chat stays subscribed across turns and delivers the events of
+// every turn on the chat, whoever drives it (another device, a dashboard, a backend), each exactly
+// once, across continuations and reconnects; its own sends work as usual. Costs one held
+// connection for the chat's life. Saved state keeps the mode for `tchat_chat_restore`.
+enum tchat_status tchat_chat_options_set_watch(struct tchat_chat_options *options,
+                                               bool watch);
+
+// Sets your stable conversation id (the session's external id): 1..256 characters (counted in
+// UTF-16 units, as the server counts), no white space at either end, not starting with
+// `"session_"`; otherwise `TCHAT_INVALID_ARGUMENT`. Opening the same chat id again joins the
+// existing conversation. Without it, a random chat id is used.
+enum tchat_status tchat_chat_options_set_chat_id(struct tchat_chat_options *options,
+                                                 const char *chat_id);
+
+// Sets client data (JSON text, e.g. `{"userId":"u1"}`) sent as `metadata` with the first run and
+// every message. Invalid JSON is `TCHAT_INVALID_ARGUMENT`.
+enum tchat_status tchat_chat_options_set_metadata_json(struct tchat_chat_options *options,
+                                                       const char *metadata_json);
+
+// Sets the machine preset of the agent's runs, e.g. `"small-1x"`.
+enum tchat_status tchat_chat_options_set_machine(struct tchat_chat_options *options,
+                                                 const char *machine);
+
+// Sets the queue of the agent's runs.
+enum tchat_status tchat_chat_options_set_queue(struct tchat_chat_options *options,
+                                               const char *queue);
+
+// Adds one tag to the agent's runs (call once per tag; at most 128 characters each, else
+// `tchat_chat_open` fails with `TCHAT_INVALID_ARGUMENT`). Runs are tagged as the official
+// clients tag them: `chat:<chat id>` first when it fits in 128 characters, then these tags,
+// at most 10 in all (later ones are dropped).
+enum tchat_status tchat_chat_options_add_tag(struct tchat_chat_options *options,
+                                             const char *tag);
+
+// Sets the maximum attempts of each agent run (>= 1).
+enum tchat_status tchat_chat_options_set_max_attempts(struct tchat_chat_options *options,
+                                                      uint32_t max_attempts);
+
+// Sets the maximum duration of each agent run, in seconds (> 0).
+enum tchat_status tchat_chat_options_set_max_duration_secs(struct tchat_chat_options *options,
+                                                           uint64_t seconds);
+
+// Sets how long the agent's run waits idle for the next message before it ends, in seconds (> 0).
+// A message after that starts a continuation run transparently.
+enum tchat_status tchat_chat_options_set_idle_timeout_secs(struct tchat_chat_options *options,
+                                                           uint64_t seconds);
+
+// Sets further `triggerConfig` fields as a JSON object, merged as they are (e.g.
+// `{"lockToVersion":"20250101.1","region":"eu"}`). Not an object: `TCHAT_INVALID_ARGUMENT`.
+enum tchat_status tchat_chat_options_set_trigger_config_json(struct tchat_chat_options *options,
+                                                             const char *trigger_config_json);
+
+// Starts the conversation with this user message (text) instead of preloading the agent: the
+// reply streams as soon as the chat is open.
+enum tchat_status tchat_chat_options_set_first_message(struct tchat_chat_options *options,
+                                                       const char *text);
 
 // A new, empty options object (defaults: base URL `https://api.trigger.dev`, connect timeout 10 s,
 // response timeout 30 s, stall timeout 60 s, long-poll 120 s, 5 attempts per REST call). Never

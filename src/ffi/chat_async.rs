@@ -5,7 +5,8 @@
 
 use std::os::raw::c_char;
 
-use super::chat::{open_chat, tchat_chat, tchat_chat_options, with_chat};
+use super::chat::{open_chat, tchat_chat, with_chat};
+use super::chat_options::tchat_chat_options;
 use super::client::tchat_client;
 use super::{ffi_boundary, set_opt_out, tchat_status, try_opt_str, try_str, Fail};
 use crate::chat::Op;

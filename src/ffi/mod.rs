@@ -23,6 +23,7 @@ pub(crate) use cast::*;
 // Declaration order is the header's order.
 pub mod chat;
 pub mod chat_async;
+pub mod chat_options;
 pub mod client;
 pub mod error;
 pub mod event;
