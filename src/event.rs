@@ -44,7 +44,7 @@ pub enum Event {
     },
     /// A call queued with [`crate::Chat::submit`] (or the open of [`crate::Client::open_async`])
     /// has finished, successfully or not.
-    Done(crate::chat::DoneEvent),
+    Done(DoneEvent),
     /// Streaming stopped on an error no reconnect can fix (auth, session gone, protocol).
     /// Sending a new message subscribes again.
     Error(Error),
@@ -98,4 +98,32 @@ pub enum SendEvent {
     TurnCompleted { message_id: Option<String>, elapsed: Duration },
     /// The send failed (the call returns the same error).
     SendFailed { message_id: Option<String>, error: Error, elapsed: Duration },
+}
+
+/// The end of a call queued with [`crate::Chat::submit`] or [`crate::Client::open_async`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct DoneEvent {
+    /// The call's request id: what `submit` returned (a chat numbers its calls 1, 2, 3, ... in
+    /// the order they were queued; the open of `open_async` is request 1).
+    pub request: u64,
+    pub op: OpKind,
+    /// `None` when the call succeeded; else the error the blocking call would have returned.
+    pub error: Option<Error>,
+}
+
+/// Which call an [`Event::Done`] reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum OpKind {
+    /// The open of [`crate::Client::open_async`].
+    Open,
+    SendText,
+    SendMessageJson,
+    Regenerate,
+    Action,
+    Stop,
+    Steer,
+    Approve,
+    CloseSession,
+    CloseAgent,
 }

@@ -46,11 +46,11 @@ mod transport;
 pub mod ffi;
 
 pub use api::MAX_APPEND_BYTES;
-pub use chat::{Callback, Chat, ChatOptions, DoneEvent, Op, OpKind, TriggerConfig};
+pub use chat::{Callback, Chat, ChatOptions, Op, TriggerConfig};
 pub use client::Client;
 pub use config::{ClientConfig, RetryPolicy, SendObserver, TokenProvider, DEFAULT_BASE_URL, DEFAULT_KEEP_WARM};
 pub use error::{Error, ErrorKind, Result};
-pub use event::{ChunkEvent, Event, SendEvent, TurnCompleteEvent};
+pub use event::{ChunkEvent, DoneEvent, Event, OpKind, SendEvent, TurnCompleteEvent};
 pub use state::{RunMode, SavedState};
 pub use transport::ConnectionStats;
 

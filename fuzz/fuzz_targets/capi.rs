@@ -31,6 +31,7 @@ use libfuzzer_sys::arbitrary::{self, Arbitrary};
 use libfuzzer_sys::fuzz_target;
 use serde_json::{json, Value};
 use tchat::ffi::chat::*;
+use tchat::ffi::chat_options::*;
 use tchat::ffi::client::*;
 use tchat::ffi::error::*;
 use tchat::ffi::event::*;

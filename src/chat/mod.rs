@@ -28,7 +28,7 @@ use crate::wire::RunStatus;
 mod send;
 mod worker;
 
-pub use worker::{DoneEvent, Op, OpKind};
+pub use worker::Op;
 
 /// Stack of a chat's reader thread: it only parses and dispatches, so a small stack keeps 1,000 open
 /// chats cheap.

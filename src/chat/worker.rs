@@ -5,6 +5,7 @@
 //! started by a chat's first such call, so chats that never make one cost no thread.
 
 use super::*;
+use crate::event::{DoneEvent, OpKind};
 
 /// Stack of a sender thread: it makes HTTP requests (TLS included), like an application's thread.
 const SENDER_STACK_BYTES: usize = 512 * 1024;
@@ -34,23 +35,6 @@ pub enum Op {
     CloseAgent,
 }
 
-/// Which call an [`Event::Done`] reports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum OpKind {
-    /// The open of [`Client::open_async`].
-    Open,
-    SendText,
-    SendMessageJson,
-    Regenerate,
-    Action,
-    Stop,
-    Steer,
-    Approve,
-    CloseSession,
-    CloseAgent,
-}
-
 impl Op {
     pub fn kind(&self) -> OpKind {
         match self {
@@ -77,17 +61,6 @@ impl Op {
             .map(|_| ())
             .map_err(|e| Error::invalid(format!("{what} is not valid JSON: {e}")))
     }
-}
-
-/// The end of a call queued with [`Chat::submit`] or [`Client::open_async`].
-#[derive(Debug, Clone, PartialEq)]
-pub struct DoneEvent {
-    /// The call's request id: what `submit` returned (a chat numbers its calls 1, 2, 3, ... in
-    /// the order they were queued; the open of `open_async` is request 1).
-    pub request: u64,
-    pub op: OpKind,
-    /// `None` when the call succeeded; else the error the blocking call would have returned.
-    pub error: Option<Error>,
 }
 
 /// What the sender thread runs.
