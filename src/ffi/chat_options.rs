@@ -166,6 +166,14 @@ pub extern "C" fn tchat_chat_options_add_tag(options: *mut tchat_chat_options, t
     })
 }
 
+/// `value` unless it is 0: the run limits the server takes are all at least 1.
+fn at_least_one<T: Default + PartialEq>(value: T, what: &str) -> Result<T, Fail> {
+    if value == T::default() {
+        return Err(Fail::invalid(format!("{what} must be at least 1")));
+    }
+    Ok(value)
+}
+
 /// Sets the maximum attempts of each agent run (>= 1).
 #[no_mangle]
 pub extern "C" fn tchat_chat_options_set_max_attempts(
@@ -174,10 +182,7 @@ pub extern "C" fn tchat_chat_options_set_max_attempts(
 ) -> tchat_status {
     ffi_boundary!({
         let options = try_mut(options, "options")?;
-        if max_attempts == 0 {
-            return Err(Fail::invalid("max_attempts must be at least 1"));
-        }
-        options.trigger_config.max_attempts = Some(max_attempts);
+        options.trigger_config.max_attempts = Some(at_least_one(max_attempts, "max_attempts")?);
         Ok(())
     })
 }
@@ -190,10 +195,7 @@ pub extern "C" fn tchat_chat_options_set_max_duration_secs(
 ) -> tchat_status {
     ffi_boundary!({
         let options = try_mut(options, "options")?;
-        if seconds == 0 {
-            return Err(Fail::invalid("max duration must be > 0 seconds"));
-        }
-        options.trigger_config.max_duration_secs = Some(seconds);
+        options.trigger_config.max_duration_secs = Some(at_least_one(seconds, "max duration (s)")?);
         Ok(())
     })
 }
@@ -207,10 +209,7 @@ pub extern "C" fn tchat_chat_options_set_idle_timeout_secs(
 ) -> tchat_status {
     ffi_boundary!({
         let options = try_mut(options, "options")?;
-        if seconds == 0 {
-            return Err(Fail::invalid("idle timeout must be > 0 seconds"));
-        }
-        options.trigger_config.idle_timeout_secs = Some(seconds);
+        options.trigger_config.idle_timeout_secs = Some(at_least_one(seconds, "idle timeout (s)")?);
         Ok(())
     })
 }
