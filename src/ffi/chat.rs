@@ -11,8 +11,8 @@ use super::chat_options::tchat_chat_options;
 use super::client::{tchat_client, tchat_user_data_free_callback};
 use super::event::tchat_event;
 use super::{
-    c_string, ffi_boundary, ffi_getter, free_box, owned_c_string, tchat_status, to_box_ptr, try_opt_str, try_out,
-    try_ref, try_str, Boxed, Castable, Fail, UserData, UserDataGuard,
+    c_string, ffi_boundary, ffi_getter, free_box, owned_c_string, tchat_status, to_box_ptr, try_json_object,
+    try_opt_str, try_out, try_ref, try_str, Boxed, Castable, Fail, UserData, UserDataGuard,
 };
 use crate::chat::{Chat, Polled};
 use crate::event::Event;
@@ -313,12 +313,7 @@ pub extern "C" fn tchat_chat_send_text_with_metadata(
 ) -> tchat_status {
     ffi_boundary!({
         let text = try_str(text, "text")?;
-        let metadata_text = try_str(metadata_json, "metadata_json")?;
-        let metadata: Value = serde_json::from_str(metadata_text)
-            .map_err(|e| Fail::invalid(format!("metadata_json is not valid JSON: {e}")))?;
-        if !metadata.is_object() {
-            return Err(Fail::invalid("metadata_json must be a JSON object"));
-        }
+        let metadata = Value::Object(try_json_object(metadata_json, "metadata_json")?);
         with_chat(chat, |c| Ok(c.send_text_with_metadata(text, &metadata)?))
     })
 }

@@ -7,7 +7,10 @@ use serde_json::Value;
 
 use super::chat::{tchat_event_callback, EventCallback};
 use super::client::tchat_user_data_free_callback;
-use super::{ffi_boundary, ffi_getter, free_box, tchat_status, to_box_ptr, try_mut, try_str, Boxed, Castable, Fail};
+use super::{
+    ffi_boundary, ffi_getter, free_box, tchat_status, to_box_ptr, try_json, try_json_object, try_mut, try_str, Boxed,
+    Castable, Fail,
+};
 use crate::chat::{ChatOptions, TriggerConfig};
 
 impl Castable for tchat_chat_options {
@@ -118,10 +121,7 @@ pub extern "C" fn tchat_chat_options_set_metadata_json(
 ) -> tchat_status {
     ffi_boundary!({
         let options = try_mut(options, "options")?;
-        let text = try_str(metadata_json, "metadata_json")?;
-        let value: Value =
-            serde_json::from_str(text).map_err(|e| Fail::invalid(format!("metadata_json is not valid JSON: {e}")))?;
-        options.metadata = Some(value);
+        options.metadata = Some(try_json(metadata_json, "metadata_json")?);
         Ok(())
     })
 }
@@ -223,13 +223,7 @@ pub extern "C" fn tchat_chat_options_set_trigger_config_json(
 ) -> tchat_status {
     ffi_boundary!({
         let options = try_mut(options, "options")?;
-        let text = try_str(trigger_config_json, "trigger_config_json")?;
-        let value: Value = serde_json::from_str(text)
-            .map_err(|e| Fail::invalid(format!("trigger_config_json is not valid JSON: {e}")))?;
-        match value {
-            Value::Object(map) => options.trigger_config.extra = Some(map),
-            _ => return Err(Fail::invalid("trigger_config_json must be a JSON object")),
-        }
+        options.trigger_config.extra = Some(try_json_object(trigger_config_json, "trigger_config_json")?);
         Ok(())
     })
 }

@@ -78,6 +78,22 @@ impl From<crate::error::Error> for Fail {
     }
 }
 
+/// The JSON text a C argument holds (NULL-checked, UTF-8), parsed.
+pub(crate) fn try_json(ptr: *const c_char, name: &str) -> Result<serde_json::Value, Fail> {
+    serde_json::from_str(try_str(ptr, name)?).map_err(|e| Fail::invalid(format!("{name} is not valid JSON: {e}")))
+}
+
+/// [`try_json`] for an argument that must be a JSON object.
+pub(crate) fn try_json_object(
+    ptr: *const c_char,
+    name: &str,
+) -> Result<serde_json::Map<String, serde_json::Value>, Fail> {
+    match try_json(ptr, name)? {
+        serde_json::Value::Object(map) => Ok(map),
+        _ => Err(Fail::invalid(format!("{name} must be a JSON object"))),
+    }
+}
+
 /// What an exported body returns inside [`ffi_boundary!`].
 pub(crate) type FfiResult = Result<(), Fail>;
 
